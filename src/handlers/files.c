@@ -1,0 +1,416 @@
+/* files.c - GET/HEAD and POST of /files/{name} as state machines that name
+ * their file I/O for the engine to perform (see conn.h).
+ *
+ * Names are resolved by the kernel beneath the directory fd opened at
+ * start-up (openat2 + RESOLVE_BENEATH), so neither "..", an absolute symlink
+ * nor a relative one can lead outside it: such a name fails with EXDEV (403).
+ *
+ * An upload goes to a fresh temporary file in the target's own directory,
+ * which is fsynced, renamed over the name, and the directory fsynced: the
+ * name holds either the old file or the complete new one, also after a crash.
+ * Any failure unlinks the temporary file before the error is answered. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/conn_internal.h"
+
+#define FILES_SMALL_MAX (8 * 1024)  /* read into the output buffer, one send */
+#define FILES_SEND_CHUNK (1u << 20) /* bytes per SENDFILE, so timers see progress */
+#define FILES_TMP_TRIES 8
+
+enum files_step {
+    FG_OPEN,
+    FG_STAT,
+    FG_READ,
+    FG_SENDFILE,
+    FG_CLOSE,
+    FP_OPEN_DIR,
+    FP_OPEN_TMP,
+    FP_BODY,
+    FP_FSYNC,
+    FP_CLOSE,
+    FP_RENAME,
+    FP_DIRSYNC,
+    FP_CLOSE_DIR,
+    FP_FAIL, /* releasing files, then answering c->status */
+};
+
+static int files_status_for_open(int err)
+{
+    switch (-err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+    case EISDIR:
+    case ENXIO:
+        return 404;
+    case EXDEV:
+    case ELOOP:
+    case EACCES:
+    case EPERM:
+        return 403;
+    case ENOSPC:
+    case EDQUOT:
+        return 507;
+    default:
+        return 500;
+    }
+}
+
+static void files_open_io(struct conn_io *io, int dirfd, const char *path, uint64_t flags,
+                          uint64_t mode)
+{
+    io->op = CONN_OP_OPEN;
+    io->dirfd = dirfd;
+    io->path = path;
+    io->how = (struct open_how){
+        .flags = flags | O_CLOEXEC,
+        .mode = mode,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+}
+
+/* ---- GET and HEAD ---- */
+
+void files_get_start(struct conn *c)
+{
+    c->state = CS_FILE;
+    c->step = FG_OPEN;
+}
+
+static int files_get_next(struct conn *c, struct conn_io *io)
+{
+    struct outbuf *o = &c->blk->out;
+
+    switch ((enum files_step)c->step) {
+    case FG_OPEN:
+        /* O_NONBLOCK: opening a FIFO must not block; it is refused below. */
+        files_open_io(io, c->ctx->dirfd, c->blk->arg, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+        return 1;
+    case FG_STAT:
+        io->op = CONN_OP_STAT;
+        io->fd = c->file_fd;
+        return 1;
+    case FG_READ:
+        io->op = CONN_OP_READ;
+        io->fd = c->file_fd;
+        io->buf = o->data + o->len;
+        io->len = (size_t)c->file_left;
+        io->off = c->file_off;
+        return 1;
+    case FG_SENDFILE:
+        if (conn_flush(c, io))
+            return 1;
+        io->op = CONN_OP_SENDFILE;
+        io->fd = c->file_fd;
+        io->off = c->file_off;
+        io->len = c->file_left < FILES_SEND_CHUNK ? (size_t)c->file_left : FILES_SEND_CHUNK;
+        io->timer = CONN_TIMER_IDLE;
+        io->timer_restart = 1;
+        return 1;
+    case FG_CLOSE:
+        io->op = CONN_OP_CLOSE_FILE;
+        io->fd = c->file_fd;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void files_done_stat(struct conn *c, int res, uint64_t size, int is_regular)
+{
+    struct outbuf *o = &c->blk->out;
+    int status = res < 0 ? 500 : !is_regular ? 404 : 0;
+
+    if (status) {
+        c->status = (uint16_t)status;
+        c->step = FG_CLOSE;
+        return;
+    }
+    if (conn_respond(c, 200, "application/octet-stream", size) < 0) {
+        c->status = 500;
+        c->step = FG_CLOSE;
+        return;
+    }
+    c->file_off = 0;
+    c->file_left = size;
+    if (c->rflags & CR_HEAD || size == 0)
+        c->step = FG_CLOSE;
+    else if (size <= FILES_SMALL_MAX && size <= o->cap - o->len)
+        c->step = FG_READ;
+    else
+        c->step = FG_SENDFILE;
+}
+
+static void files_get_done(struct conn *c, long res)
+{
+    switch ((enum files_step)c->step) {
+    case FG_OPEN:
+        if (res < 0) {
+            conn_respond_error(c, files_status_for_open((int)res), NULL);
+            return;
+        }
+        c->file_fd = (int)res;
+        c->step = FG_STAT;
+        return;
+    case FG_READ:
+    case FG_SENDFILE:
+        /* The head promised file_left more bytes: a file that shrank or
+         * fails now can only be cut short by closing the connection. */
+        if (res <= 0) {
+            conn_abort(c);
+            return;
+        }
+        if (c->step == FG_READ)
+            c->blk->out.len += (size_t)res;
+        c->file_off += (uint64_t)res;
+        c->file_left -= (uint64_t)res;
+        c->bytes_out += (uint64_t)res;
+        if (c->file_left == 0)
+            c->step = FG_CLOSE;
+        return;
+    case FG_CLOSE:
+        c->file_fd = -1;
+        if (c->status != 200) {
+            conn_respond_error(c, c->status, NULL);
+            return;
+        }
+        conn_request_done(c);
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- POST: streamed, atomic upload ---- */
+
+static char *files_tmp_name(struct conn *c)
+{
+    static _Thread_local uint64_t seed;
+    struct timespec ts;
+
+    if (!c->blk->tmp_name)
+        c->blk->tmp_name = arena_alloc(&c->blk->arena, 40);
+    if (!c->blk->tmp_name)
+        return NULL;
+    /* Unpredictable enough to avoid collisions; O_EXCL makes it safe. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    seed ^= (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)c;
+    seed = seed * 6364136223846793005u + 1442695040888963407u;
+    snprintf(c->blk->tmp_name, 40, ".ringhttpd-upload-%016llx", (unsigned long long)seed);
+    return c->blk->tmp_name;
+}
+
+void files_put_start(struct conn *c)
+{
+    struct conn_block *b = c->blk;
+    char *slash = strrchr((char *)b->arg, '/');
+
+    /* arg is our own copy: split "a/b/name" into the parent "a/b" and "name". */
+    if (slash) {
+        *slash = '\0';
+        b->base = slash + 1;
+    } else {
+        b->base = b->arg;
+    }
+    c->state = CS_FILE;
+    c->step = FP_OPEN_DIR;
+    c->tries = 0;
+    c->file_off = 0;
+}
+
+void files_fail(struct conn *c, int status)
+{
+    c->state = CS_FILE;
+    c->status = (uint16_t)status;
+    c->step = FP_FAIL;
+}
+
+static int files_put_body(struct conn *c, struct conn_io *io)
+{
+    const char *p;
+    size_t n;
+    int status = 400;
+
+    switch (conn_body_peek(c, &p, &n, &status)) {
+    case BODY_STEP_DATA:
+        io->op = CONN_OP_WRITE;
+        io->fd = c->file_fd;
+        io->buf = (void *)p;
+        io->len = n;
+        io->off = c->file_off;
+        return 1;
+    case BODY_STEP_NEED:
+        return conn_recv_body(c, io);
+    case BODY_STEP_DONE:
+        c->rflags |= CR_BODY_DONE;
+        c->step = FP_FSYNC;
+        return 0;
+    case BODY_STEP_ERROR:
+        files_fail(c, status);
+        return 0;
+    }
+    return 0;
+}
+
+static int files_put_next(struct conn *c, struct conn_io *io)
+{
+    struct conn_block *b = c->blk;
+
+    switch ((enum files_step)c->step) {
+    case FP_OPEN_DIR:
+        files_open_io(io, c->ctx->dirfd, b->base == b->arg ? "." : b->arg,
+                      O_RDONLY | O_DIRECTORY, 0);
+        return 1;
+    case FP_OPEN_TMP:
+        if (!files_tmp_name(c)) {
+            files_fail(c, 500);
+            return 0;
+        }
+        files_open_io(io, c->dir_fd, b->tmp_name, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        return 1;
+    case FP_BODY:
+        return files_put_body(c, io);
+    case FP_FSYNC:
+    case FP_DIRSYNC:
+        io->op = CONN_OP_FSYNC;
+        io->fd = c->step == FP_FSYNC ? c->file_fd : c->dir_fd;
+        return 1;
+    case FP_CLOSE:
+        io->op = CONN_OP_CLOSE_FILE;
+        io->fd = c->file_fd;
+        return 1;
+    case FP_RENAME:
+        io->op = CONN_OP_RENAME;
+        io->dirfd = c->dir_fd;
+        io->path = b->tmp_name;
+        io->path2 = b->base;
+        return 1;
+    case FP_CLOSE_DIR:
+        io->op = CONN_OP_CLOSE_FILE;
+        io->fd = c->dir_fd;
+        return 1;
+    case FP_FAIL:
+        if (files_cleanup_next(c, io))
+            return 1;
+        conn_respond_error(c, c->status, NULL);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int files_status_for_write(long err)
+{
+    return err == -ENOSPC || err == -EDQUOT ? 507 : 500;
+}
+
+static void files_put_done(struct conn *c, long res)
+{
+    switch ((enum files_step)c->step) {
+    case FP_OPEN_DIR:
+        if (res < 0) {
+            int st = files_status_for_open((int)res);
+            conn_respond_error(c, st == 404 ? 409 : st, NULL); /* no parent directory */
+            return;
+        }
+        c->dir_fd = (int)res;
+        c->step = FP_OPEN_TMP;
+        return;
+    case FP_OPEN_TMP:
+        if (res == -EEXIST && ++c->tries < FILES_TMP_TRIES)
+            return;
+        if (res < 0) {
+            files_fail(c, files_status_for_open((int)res) == 403 ? 403 : files_status_for_write(res));
+            return;
+        }
+        c->file_fd = (int)res;
+        c->flags |= CF_TMP;
+        c->step = FP_BODY;
+        if ((c->rflags & CR_CONTINUE) && !(c->rflags & CR_BODY_DONE))
+            response_continue_write(&c->blk->out);
+        return;
+    case FP_BODY: /* a WRITE */
+        if (res <= 0) {
+            files_fail(c, res == 0 ? 500 : files_status_for_write(res));
+            return;
+        }
+        conn_body_consume(c, (size_t)res);
+        c->file_off += (uint64_t)res;
+        return;
+    case FP_FSYNC:
+        c->step = res < 0 ? FP_FAIL : FP_CLOSE;
+        c->status = (uint16_t)(res < 0 ? files_status_for_write(res) : 0);
+        return;
+    case FP_CLOSE:
+        c->file_fd = -1;
+        c->step = FP_RENAME;
+        return;
+    case FP_RENAME:
+        if (res < 0) {
+            files_fail(c, res == -EISDIR || res == -ENOTEMPTY || res == -ENOTDIR ? 409 : 500);
+            return;
+        }
+        c->flags &= (uint8_t)~CF_TMP;
+        c->step = FP_DIRSYNC;
+        return;
+    case FP_DIRSYNC:
+        c->step = FP_CLOSE_DIR; /* the rename is done; a failed dir sync is not reported */
+        return;
+    case FP_CLOSE_DIR:
+        c->dir_fd = -1;
+        if (conn_respond(c, 201, NULL, 0) < 0) {
+            conn_respond_error(c, 500, NULL);
+            return;
+        }
+        conn_request_done(c);
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- shared ---- */
+
+int files_next(struct conn *c, struct conn_io *io)
+{
+    return c->step >= FP_OPEN_DIR ? files_put_next(c, io) : files_get_next(c, io);
+}
+
+void files_done(struct conn *c, long res)
+{
+    /* Clean-up ops (close, unlink) have no result worth acting on. */
+    if (c->state == CS_CLEANUP || (c->state == CS_FILE && c->step == FP_FAIL))
+        return;
+    if (c->step >= FP_OPEN_DIR)
+        files_put_done(c, res);
+    else
+        files_get_done(c, res);
+}
+
+int files_cleanup_next(struct conn *c, struct conn_io *io)
+{
+    if (c->file_fd >= 0) {
+        io->op = CONN_OP_CLOSE_FILE;
+        io->fd = c->file_fd;
+        c->file_fd = -1; /* close releases the fd whatever it reports */
+        return 1;
+    }
+    if (c->flags & CF_TMP) {
+        io->op = CONN_OP_UNLINK;
+        io->dirfd = c->dir_fd;
+        io->path = c->blk->tmp_name;
+        c->flags &= (uint8_t)~CF_TMP; /* one attempt: a failure cannot be helped here */
+        return 1;
+    }
+    if (c->dir_fd >= 0) {
+        io->op = CONN_OP_CLOSE_FILE;
+        io->fd = c->dir_fd;
+        c->dir_fd = -1;
+        return 1;
+    }
+    return 0;
+}

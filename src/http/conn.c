@@ -1,0 +1,825 @@
+/* conn.c - the sans-I/O connection state machine, see conn.h.
+ *
+ * Requests are parsed out of the input buffer and answered into the output
+ * buffer. Every request that is complete in the input is answered before the
+ * output is flushed, so the responses to a pipelined batch leave in one send.
+ * Output is always flushed before waiting for input. */
+#include "http/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "handlers/handlers.h"
+#include "http/conn_internal.h"
+#include "http/gzip.h"
+#include "http/router.h"
+#include "http/uri.h"
+
+#define CONN_LOG_LINE_MAX 2048
+#define CONN_LINGER_MAX (4u << 20) /* bytes drained after an error, at most */
+#define CONN_POOL_KEEP 256         /* free blocks a thread keeps */
+
+/* ---- per-thread block pool: no malloc per request in steady state ---- */
+
+static _Thread_local struct conn_block *pool_free;
+static _Thread_local unsigned pool_count;
+
+static struct conn_block *conn_block_get(void)
+{
+    struct conn_block *b = pool_free;
+
+    if (b) {
+        pool_free = b->next_free;
+        pool_count--;
+    } else {
+        b = malloc(sizeof(*b));
+        if (!b)
+            return NULL;
+    }
+    b->out = (struct outbuf){b->out_mem, 0, sizeof(b->out_mem)};
+    arena_init(&b->arena, b->scratch, sizeof(b->scratch));
+    http_request_reset(&b->req);
+    b->arg = NULL;
+    b->arg_len = 0;
+    b->log_line = NULL;
+    b->tmp_name = NULL;
+    b->base = NULL;
+    return b;
+}
+
+static void conn_block_put(struct conn_block *b)
+{
+    if (pool_count >= CONN_POOL_KEEP) {
+        free(b);
+        return;
+    }
+    b->next_free = pool_free;
+    pool_free = b;
+    pool_count++;
+}
+
+void conn_thread_cleanup(void)
+{
+    while (pool_free) {
+        struct conn_block *b = pool_free;
+        pool_free = b->next_free;
+        free(b);
+    }
+    pool_count = 0;
+    gzip_thread_cleanup();
+}
+
+/* ---- life cycle ---- */
+
+void conn_init(struct conn *c, const struct http_ctx *ctx, const void *peer)
+{
+    memset(c, 0, sizeof(*c));
+    c->ctx = ctx;
+    c->state = CS_HEAD;
+    c->file_fd = -1;
+    c->dir_fd = -1;
+    if (peer) {
+        const struct sockaddr *sa = peer;
+        if (sa->sa_family == AF_INET) {
+            c->peer_family = AF_INET;
+            memcpy(c->peer_addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+        } else if (sa->sa_family == AF_INET6) {
+            c->peer_family = AF_INET6;
+            memcpy(c->peer_addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+        }
+    }
+}
+
+void conn_release(struct conn *c)
+{
+    if (c->blk) {
+        conn_block_put(c->blk);
+        c->blk = NULL;
+    }
+}
+
+static int conn_out_pending(const struct conn *c)
+{
+    return c->blk && c->out_sent < c->blk->out.len;
+}
+
+/* Idle: between requests with nothing buffered, so the block can go. */
+static int conn_is_idle(const struct conn *c)
+{
+    return c->state == CS_HEAD && c->in_len == 0 && !conn_out_pending(c);
+}
+
+void *conn_recv_space(struct conn *c, size_t *len)
+{
+    if (!c->blk) {
+        c->blk = conn_block_get();
+        if (!c->blk)
+            return NULL;
+        c->in_off = c->in_len = 0;
+        c->out_sent = 0;
+    }
+    if (c->state == CS_LINGER)
+        c->in_off = c->in_len = 0; /* drained bytes are dropped */
+    /* Offsets inside the pending request are relative to in_off, so moving
+     * the unconsumed bytes to the front keeps them valid. */
+    if (c->in_off > 0 && c->in_off + c->in_len > CONN_IN_CAP / 2) {
+        memmove(c->blk->in, c->blk->in + c->in_off, c->in_len);
+        c->in_off = 0;
+    }
+    *len = CONN_IN_CAP - c->in_off - c->in_len;
+    return c->blk->in + c->in_off + c->in_len;
+}
+
+/* ---- access log ---- */
+
+static void conn_log(struct conn *c)
+{
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char line[CONN_LOG_LINE_MAX + 256], host[INET6_ADDRSTRLEN] = "-", bytes[24] = "-";
+    const char *req = c->blk && c->blk->log_line ? c->blk->log_line : "-";
+    time_t now = time(NULL);
+    struct tm tm;
+    int n;
+
+    if (!c->ctx->access_log)
+        return;
+    if (c->peer_family)
+        inet_ntop(c->peer_family, c->peer_addr, host, sizeof(host));
+    if (c->bytes_out)
+        snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)c->bytes_out);
+    gmtime_r(&now, &tm);
+    n = snprintf(line, sizeof(line), "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %d %s\n",
+                 host, tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, req, c->status, bytes);
+    if (n > 0)
+        c->ctx->access_log(c->ctx->access_log_arg, line,
+                           (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* ---- responses ---- */
+
+int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length)
+{
+    struct response_head h = {
+        .status = status,
+        .keep_alive = (c->rflags & CR_KEEP) != 0,
+        .content_type = ctype,
+        .content_length = length,
+        .now = time(NULL),
+    };
+
+    c->status = (uint16_t)status;
+    return response_head_write(&c->blk->out, &h);
+}
+
+void conn_request_done(struct conn *c)
+{
+    struct conn_block *b = c->blk;
+
+    conn_log(c);
+    if (!(c->rflags & CR_KEEP))
+        c->flags |= CF_CLOSE_AFTER;
+    c->rflags = 0;
+    c->body_kind = BODY_NONE;
+    c->bytes_out = 0;
+    c->status = 0;
+    c->phase = CONN_TIMER_NONE;
+    http_request_reset(&b->req);
+    arena_reset(&b->arena);
+    b->arg = NULL;
+    b->log_line = NULL;
+    b->tmp_name = NULL;
+    c->state = CS_HEAD;
+}
+
+void conn_respond_error(struct conn *c, int status, const char *allow)
+{
+    int soft = status == 403 || status == 404 || status == 405 || status == 409;
+    struct response_head h = {.status = status, .allow = allow, .now = time(NULL)};
+
+    if (!soft || !(c->rflags & CR_BODY_DONE))
+        c->rflags &= (uint8_t)~CR_KEEP;
+    h.keep_alive = (c->rflags & CR_KEEP) != 0;
+    c->status = (uint16_t)status;
+    /* The reserve kept free before each request leaves room for this. */
+    if (response_head_write(&c->blk->out, &h) < 0)
+        c->flags |= CF_CLOSE_AFTER;
+    if (!soft || !(c->rflags & CR_BODY_DONE))
+        c->flags |= CF_LINGER; /* input we did not read may follow */
+    conn_request_done(c);
+}
+
+/* A protocol error: answer and close. */
+static void conn_fail(struct conn *c, int status)
+{
+    c->rflags &= (uint8_t)~CR_KEEP;
+    conn_respond_error(c, status, NULL);
+}
+
+/* ---- request head analysis ---- */
+
+/* Content-Length: digits only, repeated values (headers or a comma list)
+ * identical, no overflow. Returns 0 or -1. */
+static int conn_parse_length(const char *v, size_t len, int64_t *out)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint64_t n = 0;
+        size_t digits = 0;
+        while (i < len && v[i] >= '0' && v[i] <= '9') {
+            if (n > (UINT64_C(1) << 62) / 10)
+                return -1;
+            n = n * 10 + (uint64_t)(v[i++] - '0');
+            digits++;
+        }
+        if (digits == 0 || (*out >= 0 && (uint64_t)*out != n))
+            return -1;
+        *out = (int64_t)n;
+        while (i < len && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        if (i < len && v[i++] != ',')
+            return -1;
+        while (i < len && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+    }
+    return 0;
+}
+
+/* Calls fn for each element of a comma-separated token list. */
+static int conn_each_token(const char *v, size_t len, int (*fn)(void *, const char *, size_t),
+                           void *arg)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < len && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e > s) {
+            int r = fn(arg, v + s, e - s);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}
+
+struct conn_head_facts {
+    int conn_close, conn_keep;
+    int te_chunked, te_other, te_bad;
+};
+
+static int conn_token_connection(void *arg, const char *t, size_t n)
+{
+    struct conn_head_facts *f = arg;
+
+    if (n == 5 && strncasecmp(t, "close", 5) == 0)
+        f->conn_close = 1;
+    else if (n == 10 && strncasecmp(t, "keep-alive", 10) == 0)
+        f->conn_keep = 1;
+    return 0;
+}
+
+static int conn_token_te(void *arg, const char *t, size_t n)
+{
+    struct conn_head_facts *f = arg;
+
+    /* chunked must be the last coding, and only once (RFC 9112 6.1). */
+    if (f->te_chunked)
+        f->te_bad = 1;
+    if (n == 7 && strncasecmp(t, "chunked", 7) == 0) {
+        f->te_chunked = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!http_is_tchar((unsigned char)t[i]))
+            f->te_bad = 1;
+    f->te_other = 1;
+    return 0;
+}
+
+/* Sets framing and per-request flags from the headers. 0 or an error status. */
+static int conn_analyze(struct conn *c, const char *buf)
+{
+    const struct http_request *r = &c->blk->req;
+    struct conn_head_facts f = {0};
+    const char *ae[HTTP_MAX_HEADERS];
+    size_t ae_len[HTTP_MAX_HEADERS], nae = 0;
+    int64_t length = -1;
+    int hosts = 0, expect_continue = 0, expect_other = 0;
+
+    for (int i = 0; i < r->nheaders; i++) {
+        const struct http_header *h = &r->headers[i];
+        const char *v = buf + h->value.off;
+        size_t vl = h->value.len;
+
+        if (http_slice_ieq(buf, h->name, "content-length")) {
+            if (conn_parse_length(v, vl, &length) < 0)
+                return 400;
+        } else if (http_slice_ieq(buf, h->name, "transfer-encoding")) {
+            conn_each_token(v, vl, conn_token_te, &f);
+            if (vl == 0)
+                f.te_bad = 1;
+        } else if (http_slice_ieq(buf, h->name, "connection")) {
+            conn_each_token(v, vl, conn_token_connection, &f);
+        } else if (http_slice_ieq(buf, h->name, "host")) {
+            hosts++;
+        } else if (http_slice_ieq(buf, h->name, "expect")) {
+            if (vl == 12 && strncasecmp(v, "100-continue", 12) == 0)
+                expect_continue = 1;
+            else
+                expect_other = 1;
+        } else if (http_slice_ieq(buf, h->name, "accept-encoding")) {
+            ae[nae] = v;
+            ae_len[nae++] = vl;
+        }
+    }
+
+    if (hosts > 1 || f.te_bad || (f.te_chunked && length >= 0) || (f.te_other && length >= 0))
+        return 400;
+    if (f.te_other)
+        return 501;
+    if (r->version_minor == 0)
+        c->rflags |= f.conn_keep && !f.conn_close && !f.te_chunked ? CR_KEEP : 0;
+    else
+        c->rflags |= f.conn_close ? 0 : CR_KEEP;
+    if (c->flags & CF_DRAINING)
+        c->rflags &= (uint8_t)~CR_KEEP;
+    if (nae && gzip_accepted_list(ae, ae_len, nae))
+        c->rflags |= CR_GZIP;
+    if (r->method == HTTP_METHOD_HEAD)
+        c->rflags |= CR_HEAD;
+
+    if (f.te_chunked) {
+        c->body_kind = BODY_CHUNKED;
+        chunked_init(&c->chunk);
+    } else if (length > 0) {
+        c->body_kind = BODY_LENGTH;
+        c->body_left = (uint64_t)length;
+    } else {
+        c->body_kind = BODY_NONE;
+        c->rflags |= CR_BODY_DONE;
+    }
+    if (r->version_minor >= 1 && c->body_kind != BODY_NONE) {
+        if (expect_other)
+            return 417;
+        if (expect_continue)
+            c->rflags |= CR_CONTINUE;
+    }
+    if (c->body_kind == BODY_LENGTH && c->body_left > c->ctx->max_body)
+        return 413;
+    return 0;
+}
+
+/* Copy the bytes a handler needs into the arena, so that the head can be
+ * dropped from the input buffer before the body is read. */
+static int conn_keep_arg(struct conn *c, const char *s, size_t len, int decode)
+{
+    struct conn_block *b = c->blk;
+    char *p = arena_strndup(&b->arena, s, len);
+
+    if (!p)
+        return 500;
+    if (decode) {
+        long n = uri_pct_decode(p, p, len);
+        if (n < 0)
+            return 400;
+        p[n] = '\0';
+        len = (size_t)n;
+    }
+    b->arg = p;
+    b->arg_len = len;
+    return 0;
+}
+
+static const char *conn_user_agent(const struct conn *c, const char *buf, size_t *len)
+{
+    const struct http_header *h = http_request_header(&c->blk->req, buf, "user-agent", NULL);
+
+    *len = h ? h->value.len : 0;
+    return h ? buf + h->value.off : "";
+}
+
+/* Route the parsed request; 0 to go on, or a status to answer right away. */
+static int conn_route(struct conn *c, const char *buf)
+{
+    const struct http_request *r = &c->blk->req;
+    const char *path;
+    size_t path_len, ua_len;
+    const char *ua;
+
+    if (uri_path(buf + r->target.off, r->target.len, &path, &path_len) < 0)
+        return r->method == HTTP_METHOD_OPTIONS ? 404 : 400;
+    struct route_match m = router_match(path, path_len);
+    int get = r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD;
+
+    c->route = (uint8_t)m.id;
+    switch (m.id) {
+    case ROUTE_ROOT:
+        return get ? 0 : 404;
+    case ROUTE_ECHO:
+        return get ? conn_keep_arg(c, m.rest, m.rest_len, 1) : 404;
+    case ROUTE_USER_AGENT:
+        ua = conn_user_agent(c, buf, &ua_len);
+        return get ? conn_keep_arg(c, ua, ua_len, 0) : 404;
+    case ROUTE_FILES:
+        if (!get && r->method != HTTP_METHOD_POST)
+            return 405;
+        if (c->ctx->dirfd < 0)
+            return 404;
+        int err = conn_keep_arg(c, m.rest, m.rest_len, 1);
+        if (err)
+            return err;
+        return uri_file_name_ok(c->blk->arg, c->blk->arg_len) ? 0 : 403;
+    case ROUTE_NOT_FOUND:
+        break;
+    }
+    return 404;
+}
+
+/* Answer a request whose body (if any) has been read. */
+static void conn_run_route(struct conn *c)
+{
+    struct conn_block *b = c->blk;
+    struct handler_req rq = {
+        .arg = b->arg,
+        .arg_len = b->arg_len,
+        .head_only = (c->rflags & CR_HEAD) != 0,
+        .keep_alive = (c->rflags & CR_KEEP) != 0,
+        .gzip_ok = (c->rflags & CR_GZIP) != 0,
+        .now = time(NULL),
+    };
+    long n = 0;
+
+    switch ((enum route_id)c->route) {
+    case ROUTE_ROOT:
+        n = conn_respond(c, 200, NULL, 0);
+        break;
+    case ROUTE_ECHO:
+        rq.scratch = arena_alloc(&b->arena, gzip_bound(b->arg_len));
+        rq.scratch_cap = rq.scratch ? gzip_bound(b->arg_len) : 0;
+        n = handler_echo(&rq, &b->out);
+        break;
+    case ROUTE_USER_AGENT:
+        n = handler_user_agent(&rq, &b->out);
+        break;
+    case ROUTE_FILES:
+        if (c->blk->req.method == HTTP_METHOD_POST)
+            files_put_start(c);
+        else
+            files_get_start(c);
+        return;
+    case ROUTE_NOT_FOUND:
+        break;
+    }
+    if (n < 0) {
+        conn_fail(c, 500);
+        return;
+    }
+    c->status = 200;
+    c->bytes_out = (uint64_t)n;
+    conn_request_done(c);
+}
+
+static void conn_dispatch(struct conn *c, size_t head_len)
+{
+    struct conn_block *b = c->blk;
+    const char *buf = b->in + c->in_off;
+    int status;
+
+    if (c->ctx->access_log) {
+        size_t n = b->req.line.len < CONN_LOG_LINE_MAX ? b->req.line.len : CONN_LOG_LINE_MAX;
+        b->log_line = arena_strndup(&b->arena, buf + b->req.line.off, n);
+    }
+    status = conn_analyze(c, buf);
+    if (!status)
+        status = conn_route(c, buf);
+    c->in_off += (uint32_t)head_len;
+    c->in_len -= (uint32_t)head_len;
+    if (status) {
+        conn_respond_error(c, status, status == 405 ? router_allow(ROUTE_FILES) : NULL);
+        return;
+    }
+    if (c->route == ROUTE_FILES && b->req.method == HTTP_METHOD_POST) {
+        conn_run_route(c); /* the upload sends 100 Continue once it can take the body */
+    } else if (c->body_kind != BODY_NONE) {
+        if (c->rflags & CR_CONTINUE)
+            response_continue_write(&b->out);
+        c->state = CS_BODY; /* read and drop it, then answer */
+    } else {
+        conn_run_route(c);
+    }
+}
+
+/* ---- request bodies ---- */
+
+enum conn_body_step conn_body_peek(struct conn *c, const char **p, size_t *n, int *status)
+{
+    const char *in = c->blk->in + c->in_off;
+    size_t consumed, data_off, data_len;
+
+    if (c->body_kind == BODY_LENGTH) {
+        if (c->body_left == 0)
+            return BODY_STEP_DONE;
+        if (c->in_len == 0)
+            return BODY_STEP_NEED;
+        *p = in;
+        *n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+        return BODY_STEP_DATA;
+    }
+    if (c->body_kind != BODY_CHUNKED)
+        return BODY_STEP_DONE;
+    if (c->wr_len > 0) {
+        *p = in;
+        *n = c->wr_len;
+        return BODY_STEP_DATA;
+    }
+    switch (chunked_decode(&c->chunk, in, c->in_len, &consumed, &data_off, &data_len)) {
+    case CHUNKED_NEED_MORE:
+        c->in_off += (uint32_t)consumed;
+        c->in_len -= (uint32_t)consumed;
+        return BODY_STEP_NEED;
+    case CHUNKED_DATA:
+        c->in_off += (uint32_t)data_off;
+        c->in_len -= (uint32_t)data_off;
+        c->wr_len = (uint32_t)data_len;
+        c->wr_tail = (uint32_t)(consumed - data_off - data_len);
+        if (c->chunk.total + c->chunk.remaining > c->ctx->max_body) {
+            *status = 413;
+            return BODY_STEP_ERROR;
+        }
+        *p = c->blk->in + c->in_off;
+        *n = data_len;
+        return data_len ? BODY_STEP_DATA : conn_body_peek(c, p, n, status);
+    case CHUNKED_DONE:
+        c->in_off += (uint32_t)consumed;
+        c->in_len -= (uint32_t)consumed;
+        c->body_kind = BODY_NONE;
+        return BODY_STEP_DONE;
+    case CHUNKED_ERROR:
+        break;
+    }
+    *status = 400;
+    return BODY_STEP_ERROR;
+}
+
+void conn_body_consume(struct conn *c, size_t n)
+{
+    c->in_off += (uint32_t)n;
+    c->in_len -= (uint32_t)n;
+    if (c->body_kind == BODY_LENGTH) {
+        c->body_left -= n;
+        return;
+    }
+    c->wr_len -= (uint32_t)n;
+    if (c->wr_len == 0) {
+        c->in_off += c->wr_tail;
+        c->in_len -= c->wr_tail;
+        c->wr_tail = 0;
+    }
+}
+
+/* CS_BODY: drop the body of a request that does not use it. */
+static int conn_step_body(struct conn *c, struct conn_io *io)
+{
+    const char *p;
+    size_t n;
+    int status = 400;
+
+    for (;;) {
+        switch (conn_body_peek(c, &p, &n, &status)) {
+        case BODY_STEP_DATA:
+            conn_body_consume(c, n);
+            continue;
+        case BODY_STEP_NEED:
+            return conn_recv_body(c, io);
+        case BODY_STEP_DONE:
+            c->rflags |= CR_BODY_DONE;
+            conn_run_route(c);
+            return 0;
+        case BODY_STEP_ERROR:
+            conn_fail(c, status);
+            return 0;
+        }
+    }
+}
+
+/* ---- the state machine ---- */
+
+static void conn_io_timer(struct conn *c, struct conn_io *io, enum conn_timer t)
+{
+    io->timer = t;
+    io->timer_restart = t == CONN_TIMER_IDLE || c->phase != t;
+    c->phase = (uint8_t)t;
+}
+
+int conn_flush(struct conn *c, struct conn_io *io)
+{
+    struct outbuf *o;
+
+    if (!conn_out_pending(c))
+        return 0;
+    o = &c->blk->out;
+    io->op = CONN_OP_SEND;
+    io->iov[0].iov_base = o->data + c->out_sent;
+    io->iov[0].iov_len = o->len - c->out_sent;
+    io->iovcnt = 1;
+    io->timer = CONN_TIMER_IDLE;
+    io->timer_restart = 1;
+    return 1;
+}
+
+static int conn_recv(struct conn *c, struct conn_io *io, enum conn_timer t)
+{
+    io->op = CONN_OP_RECV;
+    conn_io_timer(c, io, t);
+    return 1;
+}
+
+int conn_recv_body(struct conn *c, struct conn_io *io)
+{
+    if (conn_flush(c, io)) /* e.g. 100 Continue */
+        return 1;
+    return conn_recv(c, io, CONN_TIMER_IDLE);
+}
+
+/* CS_HEAD: answer every complete request in the input, then flush, then wait. */
+static int conn_step_head(struct conn *c, struct conn_io *io)
+{
+    struct conn_block *b = c->blk;
+    int n;
+
+    if ((c->flags & CF_CLOSE_AFTER) || ((c->flags & CF_DRAINING) && c->in_len == 0)) {
+        c->state = CS_FINISH;
+        return 0;
+    }
+    if (conn_is_idle(c)) {
+        conn_release(c);
+        return conn_recv(c, io, CONN_TIMER_IDLE);
+    }
+    if (b->out.cap - b->out.len < CONN_OUT_RESERVE && conn_flush(c, io))
+        return 1;
+    if (b->out.len == c->out_sent)
+        b->out.len = c->out_sent = 0;
+    if (c->in_len == 0)
+        return conn_flush(c, io) || conn_recv(c, io, CONN_TIMER_IDLE);
+    n = http_parse_request(&b->req, b->in + c->in_off, c->in_len);
+    if (n == -2)
+        return conn_flush(c, io) || conn_recv(c, io, CONN_TIMER_HEADER);
+    if (n < 0) {
+        conn_fail(c, b->req.error);
+        return 0;
+    }
+    c->phase = CONN_TIMER_NONE;
+    conn_dispatch(c, (size_t)n);
+    return 0;
+}
+
+static int conn_step_finish(struct conn *c, struct conn_io *io)
+{
+    if (conn_flush(c, io))
+        return 1;
+    if (!(c->flags & CF_SHUT) && ((c->flags & CF_LINGER) || c->in_len > 0)) {
+        c->flags |= CF_SHUT;
+        c->state = CS_LINGER;
+        c->body_left = 0;
+        io->op = CONN_OP_SHUTDOWN;
+        io->timer = CONN_TIMER_NONE;
+        return 1;
+    }
+    c->state = CS_CLOSE;
+    return 0;
+}
+
+void conn_next(struct conn *c, struct conn_io *io)
+{
+    int filled = 0;
+
+    io->timer = CONN_TIMER_NONE;
+    io->timer_restart = 0;
+    while (!filled) {
+        switch ((enum conn_state)c->state) {
+        case CS_HEAD:
+            filled = conn_step_head(c, io);
+            break;
+        case CS_BODY:
+            filled = conn_step_body(c, io);
+            break;
+        case CS_FILE:
+            filled = files_next(c, io);
+            break;
+        case CS_FINISH:
+            filled = conn_step_finish(c, io);
+            break;
+        case CS_LINGER:
+            filled = conn_recv(c, io, CONN_TIMER_LINGER);
+            break;
+        case CS_CLEANUP:
+            filled = files_cleanup_next(c, io);
+            if (!filled)
+                c->state = CS_CLOSE;
+            break;
+        case CS_CLOSE:
+            io->op = CONN_OP_CLOSE;
+            filled = 1;
+            break;
+        }
+    }
+    c->last_op = (uint8_t)io->op;
+}
+
+static void conn_on_recv(struct conn *c, long res)
+{
+    if (res > 0) {
+        if (c->state == CS_LINGER) {
+            c->body_left += (uint64_t)res;
+            if (c->body_left > CONN_LINGER_MAX)
+                c->state = CS_CLOSE;
+            return;
+        }
+        c->in_len += (uint32_t)res;
+        return;
+    }
+    /* EOF or error: nothing more will come. A request cut short is dropped. */
+    if (c->state == CS_LINGER || (c->state == CS_HEAD && res == 0))
+        c->state = CS_CLOSE;
+    else
+        conn_abort(c);
+}
+
+void conn_done(struct conn *c, long res)
+{
+    switch ((enum conn_op)c->last_op) {
+    case CONN_OP_RECV:
+        conn_on_recv(c, res);
+        break;
+    case CONN_OP_SEND:
+        if (res <= 0) {
+            conn_abort(c);
+            break;
+        }
+        c->out_sent += (uint32_t)res;
+        if (c->out_sent == c->blk->out.len)
+            c->blk->out.len = c->out_sent = 0;
+        break;
+    case CONN_OP_SHUTDOWN:
+    case CONN_OP_CLOSE:
+        break;
+    default:
+        files_done(c, res);
+        break;
+    }
+}
+
+void conn_done_stat(struct conn *c, int res, uint64_t size, int is_regular)
+{
+    files_done_stat(c, res, size, is_regular);
+}
+
+void conn_timeout(struct conn *c)
+{
+    if (c->last_op != CONN_OP_RECV || c->state == CS_LINGER) {
+        conn_abort(c);
+        return;
+    }
+    switch ((enum conn_state)c->state) {
+    case CS_HEAD:
+        if (c->in_len == 0)
+            c->state = CS_CLOSE; /* idle keep-alive: close quietly */
+        else
+            conn_fail(c, 408);
+        break;
+    case CS_BODY:
+        conn_fail(c, 408);
+        break;
+    case CS_FILE:
+        files_fail(c, 408);
+        break;
+    default:
+        conn_abort(c);
+        break;
+    }
+}
+
+int conn_drain(struct conn *c)
+{
+    c->flags |= CF_DRAINING;
+    return c->last_op == CONN_OP_RECV && conn_is_idle(c);
+}
+
+void conn_abort(struct conn *c)
+{
+    if (c->state != CS_CLOSE)
+        c->state = CS_CLEANUP;
+}

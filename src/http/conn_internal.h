@@ -1,0 +1,102 @@
+/* conn_internal.h - what conn.c shares with the handlers that drive their own
+ * I/O (handlers/files.c). Not for engines: they use conn.h only. */
+#ifndef RINGHTTPD_CONN_INTERNAL_H
+#define RINGHTTPD_CONN_INTERNAL_H
+
+#include "http/conn.h"
+#include "http/parse.h"
+#include "http/response.h"
+#include "util/arena.h"
+
+/* Sizes of a connection's buffers while a request is in progress. The input
+ * buffer holds a whole head (8 KiB) plus what follows it; the output buffer
+ * coalesces the responses to pipelined requests; the scratch arena holds the
+ * per-request strings (decoded path or User-Agent, gzip output, log line). */
+#define CONN_IN_CAP (12 * 1024)
+#define CONN_OUT_CAP (16 * 1024)
+#define CONN_SCRATCH_CAP (20 * 1024)
+/* Free output space needed before answering the next request: the largest
+ * in-memory response (an 8 KiB echo, gzip expansion included) and its head. */
+#define CONN_OUT_RESERVE (HTTP_MAX_HEAD + 1024)
+
+struct conn_block {
+    struct conn_block *next_free;
+    struct http_request req;
+    struct arena arena;
+    struct outbuf out;
+    const char *arg;        /* decoded echo text / User-Agent / file name */
+    size_t arg_len;
+    const char *log_line;   /* request line for the access log, or NULL */
+    char *tmp_name;         /* upload temp file (in arena) */
+    const char *base;       /* upload: last component of the name */
+    char in[CONN_IN_CAP];
+    char out_mem[CONN_OUT_CAP];
+    char scratch[CONN_SCRATCH_CAP];
+};
+
+enum conn_state {
+    CS_HEAD,    /* reading and answering requests */
+    CS_BODY,    /* discarding a body before answering */
+    CS_FILE,    /* handlers/files.c drives (c->step) */
+    CS_FINISH,  /* flush, then close or linger */
+    CS_LINGER,  /* FIN sent; draining input before close */
+    CS_CLEANUP, /* aborted: releasing files, then close */
+    CS_CLOSE,
+};
+
+enum conn_flag {
+    CF_CLOSE_AFTER = 1 << 0, /* the queued response is the last */
+    CF_LINGER = 1 << 1,      /* unread input may follow: drain before close */
+    CF_DRAINING = 1 << 2,    /* graceful shutdown */
+    CF_SHUT = 1 << 3,        /* SHUT_WR done */
+    CF_TMP = 1 << 4,         /* upload temp file exists */
+};
+
+enum conn_rflag {
+    CR_HEAD = 1 << 0,      /* HEAD: no body in the response */
+    CR_KEEP = 1 << 1,      /* the connection may persist after this request */
+    CR_GZIP = 1 << 2,      /* the client accepts gzip */
+    CR_CONTINUE = 1 << 3,  /* Expect: 100-continue */
+    CR_BODY_DONE = 1 << 4, /* the request body (if any) is fully read */
+};
+
+enum conn_body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
+
+enum conn_body_step { BODY_STEP_DATA, BODY_STEP_NEED, BODY_STEP_DONE, BODY_STEP_ERROR };
+
+/* Body bytes available in the input buffer: DATA with *p and *n, NEED (receive
+ * more), DONE, or ERROR with *status (400, 413). */
+enum conn_body_step conn_body_peek(struct conn *c, const char **p, size_t *n, int *status);
+
+/* n body bytes from the last DATA have been used. */
+void conn_body_consume(struct conn *c, size_t n);
+
+/* Fill io to flush the output buffer (returns 1), or return 0 when empty. */
+int conn_flush(struct conn *c, struct conn_io *io);
+
+/* Fill io with a RECV for body bytes. Returns 1. */
+int conn_recv_body(struct conn *c, struct conn_io *io);
+
+/* Queue a response head (status, Content-Type, Content-Length) that keeps
+ * the connection as CR_KEEP says. Returns 0, or -1 without room. */
+int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length);
+
+/* Answer an error status. 403/404/405/409 to a request whose body was read
+ * keep the connection; everything else closes it (with a lingering drain).
+ * allow: the Allow value for 405, else NULL. */
+void conn_respond_error(struct conn *c, int status, const char *allow);
+
+/* The response to the current request is fully queued: log it and get ready
+ * for the next request. */
+void conn_request_done(struct conn *c);
+
+/* handlers/files.c: file GET/HEAD and POST (upload) state machines. */
+void files_get_start(struct conn *c);
+void files_put_start(struct conn *c);
+int files_next(struct conn *c, struct conn_io *io); /* 1: io filled; 0: state changed */
+void files_done(struct conn *c, long res);
+void files_done_stat(struct conn *c, int res, uint64_t size, int is_regular);
+void files_fail(struct conn *c, int status);          /* upload: clean up, then answer */
+int files_cleanup_next(struct conn *c, struct conn_io *io); /* 1: io filled; 0: all released */
+
+#endif

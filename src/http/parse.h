@@ -1,0 +1,78 @@
+/* parse.h - incremental HTTP/1.1 request-head parser (sans-I/O).
+ *
+ * The caller keeps the bytes in one contiguous buffer and calls
+ * http_parse_request() again each time more arrive. Each complete line is
+ * parsed exactly once (the parser remembers how far it got), so feeding a head
+ * one byte at a time costs O(n). Every slice is an offset into the caller's
+ * buffer: the request stays valid as long as the buffer is not moved.
+ *
+ * Strict by design (RFC 9112): lines end in CRLF, bare CR/LF and NUL are
+ * refused, no whitespace before a header's colon, no obs-fold, methods and
+ * header names are tokens, the target has no whitespace or control bytes. */
+#ifndef RINGHTTPD_PARSE_H
+#define RINGHTTPD_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_HEAD 8192    /* request line + headers + final CRLF */
+#define HTTP_MAX_HEADERS 64   /* more: 431 */
+
+/* Offsets into the receive buffer; a head is at most 8 KiB. */
+struct http_slice {
+    uint16_t off;
+    uint16_t len;
+};
+
+struct http_header {
+    struct http_slice name;
+    struct http_slice value; /* leading and trailing OWS removed */
+};
+
+enum http_method {
+    HTTP_METHOD_OTHER, /* a valid token we do not route specially */
+    HTTP_METHOD_GET,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_POST,
+    HTTP_METHOD_PUT,
+    HTTP_METHOD_DELETE,
+    HTTP_METHOD_OPTIONS,
+};
+
+struct http_request {
+    enum http_method method;
+    struct http_slice method_tok;
+    struct http_slice target;  /* as sent: origin-form, absolute-form or "*" */
+    struct http_slice line;    /* the whole request line without CRLF */
+    uint8_t version_minor;     /* HTTP/1.x; 1.2+ are reported as 1 */
+    uint16_t nheaders;
+    uint16_t error;            /* status to answer when parsing failed */
+    /* parser state, private */
+    uint16_t pos;              /* bytes of complete lines already parsed */
+    uint16_t scan;             /* bytes of the current line already scanned */
+    uint8_t in_headers;
+    uint8_t tok_done;          /* the current line's leading token has ended */
+    struct http_header headers[HTTP_MAX_HEADERS];
+};
+
+/* Start a new request (also between keep-alive requests). */
+void http_request_reset(struct http_request *r);
+
+/* Parse buf[0..len), which starts at the request's first byte.
+ * Returns the head's length (including the final CRLF) once complete,
+ * -2 when more bytes are needed, -1 on a malformed or oversized head with
+ * r->error set to 400, 414, 431 or 505. A failure is reported as early as the
+ * bytes allow: garbage in the request line is refused before any CRLF. */
+int http_parse_request(struct http_request *r, const char *buf, size_t len);
+
+/* The i-th header whose name equals name (ASCII case-insensitive), or NULL. */
+const struct http_header *http_request_header(const struct http_request *r, const char *buf,
+                                              const char *name, int *iter);
+
+/* 1 when c is an RFC 9110 tchar. */
+int http_is_tchar(unsigned char c);
+
+/* ASCII case-insensitive comparison of a slice with a NUL-terminated string. */
+int http_slice_ieq(const char *buf, struct http_slice s, const char *str);
+
+#endif

@@ -1,0 +1,48 @@
+/* response.h - response heads written into a caller-owned output buffer.
+ *
+ * The builder appends; it never allocates. Every function returns 0, or -1
+ * when the output buffer lacks room (the caller flushes and retries, or gives
+ * up with 500 if even an empty buffer is too small). */
+#ifndef RINGHTTPD_RESPONSE_H
+#define RINGHTTPD_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "http/status.h"
+
+struct outbuf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+/* "Not Found" for 404, or NULL for a code outside the table. */
+const char *http_status_reason(int code);
+
+/* The IMF-fixdate for t ("Sun, 06 Nov 1994 08:49:37 GMT"), 29 chars + NUL.
+ * Cached per thread for the current second. */
+const char *http_date(time_t t);
+
+struct response_head {
+    int status;
+    int keep_alive;              /* Connection: keep-alive or close */
+    uint64_t content_length;
+    const char *content_type;    /* NULL: no Content-Type */
+    const char *content_encoding;/* NULL: none */
+    const char *allow;           /* NULL: no Allow */
+    int vary_accept_encoding;    /* add Vary: Accept-Encoding */
+    time_t now;
+};
+
+/* Append a full status line and header block, final CRLF included. */
+int response_head_write(struct outbuf *o, const struct response_head *h);
+
+/* Append "HTTP/1.1 100 Continue\r\n\r\n". */
+int response_continue_write(struct outbuf *o);
+
+/* Append raw bytes (a body). */
+int outbuf_append(struct outbuf *o, const void *p, size_t len);
+
+#endif

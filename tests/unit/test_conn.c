@@ -1,0 +1,443 @@
+/* test_conn.c - the connection state machine driven by a fake engine: input
+ * comes from a string cut at every possible point, sends can be short, file
+ * operations are real syscalls in a temporary directory. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "http/conn.h"
+
+struct drive {
+    const char *in;
+    size_t in_len, pos;
+    size_t chunk;      /* bytes per RECV at most */
+    size_t send_max;   /* bytes per SEND at most (short sends) */
+    int eof_hangs;     /* 1: when input runs out, time out instead of EOF */
+    unsigned head_mask; /* bit i: the i-th response answers a HEAD */
+    char out[1 << 21];
+    size_t out_len;
+    int sends, closed, shut, timeouts;
+    int idle_without_block; /* saw a RECV with no block held */
+};
+
+static int test_dirfd = -1;
+static char test_dir[64];
+static char log_buf[4096];
+static size_t log_len;
+
+static void test_log(void *arg, const char *line, size_t len)
+{
+    (void)arg;
+    if (log_len + len < sizeof(log_buf)) {
+        memcpy(log_buf + log_len, line, len);
+        log_len += len;
+    }
+}
+
+static struct http_ctx ctx = {.max_body = 1 << 20, .access_log = test_log};
+
+static long sys_res(long r)
+{
+    return r < 0 ? -errno : r;
+}
+
+static void drive_op(struct conn *c, struct drive *d, const struct conn_io *io)
+{
+    struct stat st;
+    size_t n;
+    void *p;
+
+    switch (io->op) {
+    case CONN_OP_RECV:
+        if (d->pos == d->in_len) {
+            if (d->eof_hangs) {
+                d->timeouts++;
+                conn_timeout(c);
+                return;
+            }
+            conn_done(c, 0);
+            return;
+        }
+        if (!c->blk)
+            d->idle_without_block++;
+        p = conn_recv_space(c, &n);
+        CHECK(p != NULL && n > 0);
+        if (n > d->chunk)
+            n = d->chunk;
+        if (n > d->in_len - d->pos)
+            n = d->in_len - d->pos;
+        memcpy(p, d->in + d->pos, n);
+        d->pos += n;
+        conn_done(c, (long)n);
+        return;
+    case CONN_OP_SEND:
+        n = 0;
+        for (int i = 0; i < io->iovcnt; i++) {
+            size_t take = io->iov[i].iov_len;
+            if (n + take > d->send_max)
+                take = d->send_max - n;
+            CHECK(d->out_len + take <= sizeof(d->out));
+            memcpy(d->out + d->out_len, io->iov[i].iov_base, take);
+            d->out_len += take;
+            n += take;
+        }
+        d->sends++;
+        conn_done(c, (long)n);
+        return;
+    case CONN_OP_SENDFILE:
+        n = io->len < d->send_max ? io->len : d->send_max;
+        CHECK(d->out_len + n <= sizeof(d->out));
+        conn_done(c, sys_res(pread(io->fd, d->out + d->out_len, n, (off_t)io->off)));
+        if (n)
+            d->out_len += n;
+        return;
+    case CONN_OP_OPEN:
+        conn_done(c, sys_res(syscall(SYS_openat2, io->dirfd, io->path, &io->how, sizeof(io->how))));
+        return;
+    case CONN_OP_STAT:
+        if (fstat(io->fd, &st) < 0)
+            conn_done_stat(c, -errno, 0, 0);
+        else
+            conn_done_stat(c, 0, (uint64_t)st.st_size, S_ISREG(st.st_mode));
+        return;
+    case CONN_OP_READ:
+        conn_done(c, sys_res(pread(io->fd, io->buf, io->len, (off_t)io->off)));
+        return;
+    case CONN_OP_WRITE:
+        conn_done(c, sys_res(pwrite(io->fd, io->buf, io->len, (off_t)io->off)));
+        return;
+    case CONN_OP_FSYNC:
+        conn_done(c, sys_res(fsync(io->fd)));
+        return;
+    case CONN_OP_RENAME:
+        conn_done(c, sys_res(renameat(io->dirfd, io->path, io->dirfd, io->path2)));
+        return;
+    case CONN_OP_UNLINK:
+        conn_done(c, sys_res(unlinkat(io->dirfd, io->path, 0)));
+        return;
+    case CONN_OP_CLOSE_FILE:
+        conn_done(c, sys_res(close(io->fd)));
+        return;
+    case CONN_OP_SHUTDOWN:
+        d->shut = 1;
+        conn_done(c, 0);
+        return;
+    case CONN_OP_CLOSE:
+        return;
+    }
+}
+
+/* Run a connection over d's input until it closes. */
+static void drive(struct drive *d)
+{
+    struct conn c;
+    struct conn_io io;
+
+    d->pos = d->out_len = 0;
+    d->sends = d->closed = d->shut = d->timeouts = d->idle_without_block = 0;
+    if (!d->chunk)
+        d->chunk = SIZE_MAX;
+    if (!d->send_max)
+        d->send_max = SIZE_MAX;
+    conn_init(&c, &ctx, NULL);
+    for (int guard = 0; guard < 1000000; guard++) {
+        conn_next(&c, &io);
+        if (io.op == CONN_OP_CLOSE) {
+            d->closed = 1;
+            conn_release(&c);
+            return;
+        }
+        drive_op(&c, d, &io);
+    }
+    CHECK_FAIL_("connection did not finish");
+}
+
+/* The i-th response's status, and its body in *body (NUL-terminated copy). */
+static int response_at(const struct drive *d, int index, char *body, size_t cap, char *head,
+                       size_t head_cap)
+{
+    const char *p = d->out, *end = d->out + d->out_len;
+
+    for (int i = 0;; i++) {
+        const char *h_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (!h_end)
+            return -1;
+        int status = atoi(p + 9);
+        size_t hl = (size_t)(h_end + 4 - p);
+        const char *cl = memmem(p, hl, "Content-Length: ", 16);
+        size_t blen = status == 100 || !cl ? 0 : strtoul(cl + 16, NULL, 10);
+        if (d->head_mask & (1u << i))
+            blen = 0; /* the answer to a HEAD request: no body */
+        if (i == index) {
+            CHECK(blen < cap && hl < head_cap);
+            memcpy(body, h_end + 4, blen);
+            body[blen] = '\0';
+            memcpy(head, p, hl);
+            head[hl] = '\0';
+            return status;
+        }
+        p = h_end + 4 + blen;
+    }
+}
+
+static int count_dir_entries(void)
+{
+    DIR *dir = opendir(test_dir);
+    struct dirent *e;
+    int n = 0;
+
+    CHECK(dir);
+    while ((e = readdir(dir)))
+        if (e->d_name[0] != '.' || strncmp(e->d_name, ".ringhttpd", 10) == 0)
+            n++;
+    closedir(dir);
+    return n;
+}
+
+static void read_file(const char *name, char *buf, size_t cap)
+{
+    int fd = openat(test_dirfd, name, O_RDONLY);
+    CHECK(fd >= 0);
+    ssize_t n = read(fd, buf, cap - 1);
+    CHECK(n >= 0);
+    buf[n] = '\0';
+    close(fd);
+}
+
+static void test_root_every_split(void)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    static struct drive d;
+    char body[64], head[512];
+
+    for (size_t chunk = 1; chunk <= sizeof(req); chunk++) {
+        d = (struct drive){.in = req, .in_len = sizeof(req) - 1, .chunk = chunk};
+        drive(&d);
+        CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 200);
+        CHECK(strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        CHECK(strstr(head, "\r\nContent-Length: 0\r\n"));
+        CHECK(strstr(head, "\r\nConnection: keep-alive\r\n"));
+        CHECK(strstr(head, "\r\nDate: "));
+        CHECK(d.closed && !d.shut);
+        CHECK(d.idle_without_block >= 1); /* the wait for the first byte holds no buffer */
+    }
+}
+
+static void test_pipelined_batch_one_send(void)
+{
+    static const char req[] = "GET /echo/one HTTP/1.1\r\n\r\n"
+                              "GET /user-agent HTTP/1.1\r\nUser-Agent: ua/1\r\n\r\n"
+                              "HEAD /echo/three HTTP/1.1\r\n\r\n"
+                              "GET /nope HTTP/1.1\r\n\r\n"
+                              "GET /echo/five HTTP/1.1\r\nConnection: close\r\n\r\n"
+                              "GET /echo/never HTTP/1.1\r\n\r\n";
+    static struct drive d;
+    char body[64], head[512];
+
+    d = (struct drive){.in = req, .in_len = sizeof(req) - 1, .head_mask = 1u << 2};
+    drive(&d);
+    CHECK_INT_EQ(d.sends, 1);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 200);
+    CHECK_STR_EQ(body, "one");
+    CHECK(strstr(head, "Content-Type: text/plain\r\n") && strstr(head, "Vary: Accept-Encoding"));
+    CHECK_INT_EQ(response_at(&d, 1, body, sizeof(body), head, sizeof(head)), 200);
+    CHECK_INT_EQ(response_at(&d, 3, body, sizeof(body), head, sizeof(head)), 404);
+    CHECK(strstr(head, "Connection: keep-alive"));
+    CHECK_INT_EQ(response_at(&d, 4, body, sizeof(body), head, sizeof(head)), 200);
+    CHECK(strstr(head, "Connection: close"));
+    CHECK(response_at(&d, 5, body, sizeof(body), head, sizeof(head)) < 0);
+    CHECK(d.closed);
+}
+
+static void test_short_sends(void)
+{
+    static const char req[] = "GET /echo/abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\n\r\n";
+    static struct drive d;
+    char body[64], head[512];
+
+    d = (struct drive){.in = req, .in_len = sizeof(req) - 1, .send_max = 7};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 200);
+    CHECK_STR_EQ(body, "abcdefghijklmnopqrstuvwxyz");
+}
+
+static void test_bad_request_closes(void)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+    static struct drive d;
+    char body[64], head[512];
+
+    d = (struct drive){.in = req, .in_len = sizeof(req) - 1};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 400);
+    CHECK(strstr(head, "Connection: close") && strstr(head, "Content-Length: 0"));
+    CHECK(response_at(&d, 1, body, sizeof(body), head, sizeof(head)) < 0);
+    CHECK(d.shut && d.closed);
+}
+
+static void test_header_timeout_408(void)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x";
+    static struct drive d;
+    char body[64], head[512];
+
+    d = (struct drive){.in = req, .in_len = sizeof(req) - 1, .eof_hangs = 1};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 408);
+    CHECK(d.closed);
+
+    /* Idle: no bytes at all, the timeout closes without a response. */
+    d = (struct drive){.in = "", .in_len = 0, .eof_hangs = 1};
+    drive(&d);
+    CHECK_INT_EQ(d.out_len, 0);
+    CHECK(d.closed);
+}
+
+static void test_upload_every_split(void)
+{
+    static const char req[] = "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                              "Expect: 100-continue\r\n\r\n"
+                              "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n"
+                              "GET /files/up.txt HTTP/1.1\r\n\r\n";
+    static struct drive d;
+    char body[64], head[512], file[64];
+
+    for (size_t chunk = 1; chunk <= sizeof(req); chunk += (chunk < 40 ? 1 : 13)) {
+        d = (struct drive){.in = req, .in_len = sizeof(req) - 1, .chunk = chunk};
+        drive(&d);
+        CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 100);
+        CHECK_INT_EQ(response_at(&d, 1, body, sizeof(body), head, sizeof(head)), 201);
+        CHECK(strncmp(head, "HTTP/1.1 201 Created\r\n", 22) == 0);
+        CHECK_INT_EQ(response_at(&d, 2, body, sizeof(body), head, sizeof(head)), 200);
+        CHECK_STR_EQ(body, "hello, world");
+        CHECK(strstr(head, "Content-Type: application/octet-stream"));
+        read_file("up.txt", file, sizeof(file));
+        CHECK_STR_EQ(file, "hello, world");
+        CHECK_INT_EQ(count_dir_entries(), 1);
+    }
+}
+
+static void test_upload_refused_leaves_old_file(void)
+{
+    static const char too_big[] = "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "200000\r\nxxxxxxxx";
+    static const char cut[] = "POST /files/up.txt HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort";
+    static const char bad[] = "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "3\r\nabc\r\nzz\r\n";
+    static struct drive d;
+    char body[64], head[512], file[64];
+
+    ctx.max_body = 1000;
+    d = (struct drive){.in = too_big, .in_len = sizeof(too_big) - 1};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 413);
+    ctx.max_body = 1 << 20;
+
+    d = (struct drive){.in = cut, .in_len = sizeof(cut) - 1};
+    drive(&d);
+    CHECK_INT_EQ(d.out_len, 0); /* the client went away: nobody to answer */
+
+    d = (struct drive){.in = bad, .in_len = sizeof(bad) - 1};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 400);
+
+    d = (struct drive){.in = cut, .in_len = sizeof(cut) - 1, .eof_hangs = 1};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 408);
+
+    read_file("up.txt", file, sizeof(file));
+    CHECK_STR_EQ(file, "hello, world");
+    CHECK_INT_EQ(count_dir_entries(), 1);
+}
+
+static void test_large_file_and_names(void)
+{
+    static char big[300000];
+    static struct drive d;
+    char head[512], body[16];
+    int fd = openat(test_dirfd, "big.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)(i * 7);
+    CHECK(fd >= 0 && write(fd, big, sizeof(big)) == (ssize_t)sizeof(big));
+    close(fd);
+    CHECK(mkdirat(test_dirfd, "sub", 0755) == 0);
+
+    static const char req[] = "GET /files/big.bin HTTP/1.1\r\n\r\n";
+    d = (struct drive){.in = req, .in_len = sizeof(req) - 1, .send_max = 65536};
+    drive(&d);
+    const char *h_end = memmem(d.out, d.out_len, "\r\n\r\n", 4);
+    CHECK(h_end);
+    CHECK_INT_EQ(d.out + d.out_len - (h_end + 4), sizeof(big));
+    CHECK(memcmp(h_end + 4, big, sizeof(big)) == 0);
+
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        {"GET /files/missing HTTP/1.1\r\n\r\n", 404},
+        {"GET /files/sub HTTP/1.1\r\n\r\n", 404},
+        {"GET /files/..%2Fetc%2Fpasswd HTTP/1.1\r\n\r\n", 403},
+        {"GET /files/%2e%2e/x HTTP/1.1\r\n\r\n", 403},
+        {"GET /files/a%00b HTTP/1.1\r\n\r\n", 403},
+        {"DELETE /files/big.bin HTTP/1.1\r\n\r\n", 405},
+        {"POST /files/nodir/x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 409},
+        {"POST /files/sub HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 409},
+        {"GET /files/bad%zz HTTP/1.1\r\n\r\n", 400},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        d = (struct drive){.in = cases[i].req, .in_len = strlen(cases[i].req)};
+        drive(&d);
+        int st = response_at(&d, 0, body, sizeof(body), head, sizeof(head));
+        if (st != cases[i].status)
+            CHECK_FAIL_("%s: got %d", cases[i].req, st);
+    }
+    CHECK(strstr(head, "Connection: close")); /* 400 closes */
+    CHECK(unlinkat(test_dirfd, "big.bin", 0) == 0);
+    CHECK(unlinkat(test_dirfd, "sub", AT_REMOVEDIR) == 0);
+    CHECK_INT_EQ(count_dir_entries(), 1);
+}
+
+static void test_access_log(void)
+{
+    static const char req[] = "GET /echo/hi HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\n\r\n";
+    static struct drive d;
+
+    log_len = 0;
+    d = (struct drive){.in = req, .in_len = sizeof(req) - 1};
+    drive(&d);
+    log_buf[log_len] = '\0';
+    CHECK(strstr(log_buf, "- - - [") == log_buf);
+    CHECK(strstr(log_buf, "+0000] \"GET /echo/hi HTTP/1.1\" 200 2\n"));
+    CHECK(strstr(log_buf, "\"GET / HTTP/1.0\" 200 -\n"));
+}
+
+int main(void)
+{
+    strcpy(test_dir, "/tmp/ringhttpd-test-conn-XXXXXX");
+    CHECK(mkdtemp(test_dir));
+    test_dirfd = open(test_dir, O_RDONLY | O_DIRECTORY);
+    CHECK(test_dirfd >= 0);
+    ctx.dirfd = test_dirfd;
+
+    test_root_every_split();
+    test_pipelined_batch_one_send();
+    test_short_sends();
+    test_bad_request_closes();
+    test_header_timeout_408();
+    test_upload_every_split();
+    test_upload_refused_leaves_old_file();
+    test_large_file_and_names();
+    test_access_log();
+
+    unlinkat(test_dirfd, "up.txt", 0);
+    close(test_dirfd);
+    CHECK(rmdir(test_dir) == 0);
+    conn_thread_cleanup();
+    printf("test_conn: ok\n");
+    return 0;
+}
