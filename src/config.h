@@ -5,17 +5,17 @@
 #include <stdint.h>
 
 struct config {
-    const char *directory;     /* NULL: /files/ answers 404 */
-    const char *bind_addr;     /* IPv4 or IPv6 literal */
-    const char *engine;        /* "auto", "uring" or "threads" */
-    const char *access_log;    /* path, "-" for stdout, NULL: off */
+    const char *directory;  /* NULL: /files/ answers 404 */
+    const char *bind_addr;  /* IPv4 or IPv6 literal */
+    const char *engine;     /* "auto", "uring" or "threads" */
+    const char *access_log; /* path, "-" for stdout, NULL: off */
     uint16_t port;
-    unsigned workers;          /* uring: rings/event-loop threads */
-    unsigned threads;          /* threads: pool size */
+    unsigned workers; /* uring: rings/event-loop threads */
+    unsigned threads; /* threads: pool size */
     unsigned idle_timeout_s;
     unsigned header_timeout_s;
     uint64_t max_request_size;
-    unsigned max_connections;  /* 0: no cap beyond the fd limit */
+    unsigned max_connections; /* 0: no cap beyond the fd limit */
     int quiet;
     int workers_set, threads_set; /* given explicitly (for the ignored-flag note) */
 };

@@ -262,8 +262,8 @@ static int files_put_next(struct conn *c, struct conn_io *io)
 
     switch ((enum files_step)c->step) {
     case FP_OPEN_DIR:
-        files_open_io(io, c->ctx->dirfd, b->base == b->arg ? "." : b->arg,
-                      O_RDONLY | O_DIRECTORY, 0);
+        files_open_io(io, c->ctx->dirfd, b->base == b->arg ? "." : b->arg, O_RDONLY | O_DIRECTORY,
+                      0);
         return 1;
     case FP_OPEN_TMP:
         if (!files_tmp_name(c)) {
@@ -324,7 +324,8 @@ static void files_put_done(struct conn *c, long res)
         if (res == -EEXIST && ++c->tries < FILES_TMP_TRIES)
             return;
         if (res < 0) {
-            files_fail(c, files_status_for_open((int)res) == 403 ? 403 : files_status_for_write(res));
+            files_fail(c,
+                       files_status_for_open((int)res) == 403 ? 403 : files_status_for_write(res));
             return;
         }
         c->file_fd = (int)res;

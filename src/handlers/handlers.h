@@ -10,13 +10,13 @@
 #include "http/response.h"
 
 struct handler_req {
-    const char *arg;   /* echo: the decoded text; user-agent: the trimmed value */
+    const char *arg; /* echo: the decoded text; user-agent: the trimmed value */
     size_t arg_len;
-    int head_only;     /* HEAD: headers only */
+    int head_only; /* HEAD: headers only */
     int keep_alive;
-    int gzip_ok;       /* Accept-Encoding allows gzip */
+    int gzip_ok; /* Accept-Encoding allows gzip */
     time_t now;
-    void *scratch;     /* room for the compressed body */
+    void *scratch; /* room for the compressed body */
     size_t scratch_cap;
 };
 

@@ -229,6 +229,8 @@ static int conn_parse_length(const char *v, size_t len, int64_t *out)
 {
     size_t i = 0;
 
+    if (len == 0)
+        return -1;
     while (i < len) {
         uint64_t n = 0;
         size_t digits = 0;
@@ -371,12 +373,10 @@ static int conn_analyze(struct conn *c, const char *buf)
         c->body_kind = BODY_NONE;
         c->rflags |= CR_BODY_DONE;
     }
-    if (r->version_minor >= 1 && c->body_kind != BODY_NONE) {
-        if (expect_other)
-            return 417;
-        if (expect_continue)
-            c->rflags |= CR_CONTINUE;
-    }
+    if (r->version_minor >= 1 && expect_other)
+        return 417;
+    if (r->version_minor >= 1 && expect_continue && c->body_kind != BODY_NONE)
+        c->rflags |= CR_CONTINUE;
     if (c->body_kind == BODY_LENGTH && c->body_left > c->ctx->max_body)
         return 413;
     return 0;
@@ -411,6 +411,18 @@ static const char *conn_user_agent(const struct conn *c, const char *buf, size_t
     return h ? buf + h->value.off : "";
 }
 
+/* 0 for a usable /files/ name; 404 for one that cannot name a file ("",
+ * "dir/"); 403 for one that tries to leave the directory or is malformed. */
+static int conn_file_name_status(const char *name, size_t len)
+{
+    if (uri_file_name_ok(name, len))
+        return 0;
+    if ((len == 0 || name[len - 1] == '/') && memchr(name, '\0', len) == NULL &&
+        (len == 0 || uri_file_name_ok(name, len - 1)))
+        return 404;
+    return 403;
+}
+
 /* Route the parsed request; 0 to go on, or a status to answer right away. */
 static int conn_route(struct conn *c, const char *buf)
 {
@@ -441,7 +453,7 @@ static int conn_route(struct conn *c, const char *buf)
         int err = conn_keep_arg(c, m.rest, m.rest_len, 1);
         if (err)
             return err;
-        return uri_file_name_ok(c->blk->arg, c->blk->arg_len) ? 0 : 403;
+        return conn_file_name_status(c->blk->arg, c->blk->arg_len);
     case ROUTE_NOT_FOUND:
         break;
     }
@@ -549,6 +561,10 @@ enum conn_body_step conn_body_peek(struct conn *c, const char **p, size_t *n, in
     case CHUNKED_NEED_MORE:
         c->in_off += (uint32_t)consumed;
         c->in_len -= (uint32_t)consumed;
+        if (c->chunk.total + c->chunk.remaining > c->ctx->max_body) {
+            *status = 413; /* refused from its size line, before the data */
+            return BODY_STEP_ERROR;
+        }
         return BODY_STEP_NEED;
     case CHUNKED_DATA:
         c->in_off += (uint32_t)data_off;

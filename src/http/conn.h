@@ -37,8 +37,8 @@
 
 /* Shared, read-only configuration of the HTTP core (one per server). */
 struct http_ctx {
-    int dirfd;              /* --directory opened O_DIRECTORY, or -1: /files/ 404 */
-    uint64_t max_body;      /* --max-request-size */
+    int dirfd;         /* --directory opened O_DIRECTORY, or -1: /files/ 404 */
+    uint64_t max_body; /* --max-request-size */
     /* Called once per finished request with one Common Log Format line
      * (newline included), or NULL for no access log. May be called from any
      * engine thread; it must not block for long. */
@@ -64,10 +64,10 @@ enum conn_op {
 
 /* How the engine should time a socket wait (RECV, SEND, SENDFILE). */
 enum conn_timer {
-    CONN_TIMER_NONE,    /* file operations: not timed */
-    CONN_TIMER_IDLE,    /* no progress for --idle-timeout: conn_timeout() */
-    CONN_TIMER_HEADER,  /* head not complete --header-timeout after it began */
-    CONN_TIMER_LINGER,  /* draining after an error response: CONN_LINGER_MS */
+    CONN_TIMER_NONE,   /* file operations: not timed */
+    CONN_TIMER_IDLE,   /* no progress for --idle-timeout: conn_timeout() */
+    CONN_TIMER_HEADER, /* head not complete --header-timeout after it began */
+    CONN_TIMER_LINGER, /* draining after an error response: CONN_LINGER_MS */
 };
 
 #define CONN_LINGER_MS 2000
@@ -81,14 +81,14 @@ struct conn_io {
      * LINGER restart only at their first op, so slow trickling cannot extend
      * them. */
     uint8_t timer_restart;
-    int fd;                  /* file descriptor for file ops */
-    int dirfd;               /* OPEN, RENAME, UNLINK */
-    const char *path;        /* OPEN, RENAME (from), UNLINK */
-    const char *path2;       /* RENAME (to) */
-    struct open_how how;     /* OPEN */
-    void *buf;               /* READ, WRITE */
-    size_t len;              /* READ, WRITE, SENDFILE */
-    uint64_t off;            /* READ, WRITE, SENDFILE */
+    int fd;                         /* file descriptor for file ops */
+    int dirfd;                      /* OPEN, RENAME, UNLINK */
+    const char *path;               /* OPEN, RENAME (from), UNLINK */
+    const char *path2;              /* RENAME (to) */
+    struct open_how how;            /* OPEN */
+    void *buf;                      /* READ, WRITE */
+    size_t len;                     /* READ, WRITE, SENDFILE */
+    uint64_t off;                   /* READ, WRITE, SENDFILE */
     struct iovec iov[CONN_IOV_MAX]; /* SEND */
     int iovcnt;
 };
@@ -99,27 +99,27 @@ struct conn_block; /* buffers of a connection with a request in progress */
  * private; its size is what an idle keep-alive connection costs the core. */
 struct conn {
     const struct http_ctx *ctx;
-    struct conn_block *blk;     /* NULL while idle */
+    struct conn_block *blk; /* NULL while idle */
     uint8_t state;
-    uint8_t phase;              /* timing phase last reported */
-    uint8_t flags;              /* connection flags */
-    uint8_t rflags;             /* flags of the request in progress */
+    uint8_t phase;  /* timing phase last reported */
+    uint8_t flags;  /* connection flags */
+    uint8_t rflags; /* flags of the request in progress */
     uint8_t body_kind;
-    uint8_t step;               /* file sub-state */
+    uint8_t step; /* file sub-state */
     uint8_t route;
     uint8_t last_op;
-    uint8_t peer_family;        /* AF_INET / AF_INET6 / 0 */
-    uint8_t tries;              /* upload temp-name attempts */
-    uint16_t status;            /* status of the response being produced */
+    uint8_t peer_family; /* AF_INET / AF_INET6 / 0 */
+    uint8_t tries;       /* upload temp-name attempts */
+    uint16_t status;     /* status of the response being produced */
     uint8_t peer_addr[16];
-    uint32_t in_off, in_len;    /* unconsumed input: blk->in[in_off .. in_off+in_len) */
-    uint32_t out_sent;          /* bytes of the output buffer already sent */
-    uint32_t wr_len, wr_tail;   /* chunked: decoded data at in_off, framing after it */
-    int file_fd;                /* file being served or written, or -1 */
-    int dir_fd;                 /* upload: parent directory, or -1 */
-    uint64_t body_left;         /* Content-Length bytes still to read */
+    uint32_t in_off, in_len;  /* unconsumed input: blk->in[in_off .. in_off+in_len) */
+    uint32_t out_sent;        /* bytes of the output buffer already sent */
+    uint32_t wr_len, wr_tail; /* chunked: decoded data at in_off, framing after it */
+    int file_fd;              /* file being served or written, or -1 */
+    int dir_fd;               /* upload: parent directory, or -1 */
+    uint64_t body_left;       /* Content-Length bytes still to read */
     uint64_t file_off, file_left;
-    uint64_t bytes_out;         /* body bytes sent, for the access log */
+    uint64_t bytes_out; /* body bytes sent, for the access log */
     struct chunked chunk;
 };
 

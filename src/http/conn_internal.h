@@ -24,11 +24,11 @@ struct conn_block {
     struct http_request req;
     struct arena arena;
     struct outbuf out;
-    const char *arg;        /* decoded echo text / User-Agent / file name */
+    const char *arg; /* decoded echo text / User-Agent / file name */
     size_t arg_len;
-    const char *log_line;   /* request line for the access log, or NULL */
-    char *tmp_name;         /* upload temp file (in arena) */
-    const char *base;       /* upload: last component of the name */
+    const char *log_line; /* request line for the access log, or NULL */
+    char *tmp_name;       /* upload temp file (in arena) */
+    const char *base;     /* upload: last component of the name */
     char in[CONN_IN_CAP];
     char out_mem[CONN_OUT_CAP];
     char scratch[CONN_SCRATCH_CAP];
@@ -96,7 +96,7 @@ void files_put_start(struct conn *c);
 int files_next(struct conn *c, struct conn_io *io); /* 1: io filled; 0: state changed */
 void files_done(struct conn *c, long res);
 void files_done_stat(struct conn *c, int res, uint64_t size, int is_regular);
-void files_fail(struct conn *c, int status);          /* upload: clean up, then answer */
+void files_fail(struct conn *c, int status);                /* upload: clean up, then answer */
 int files_cleanup_next(struct conn *c, struct conn_io *io); /* 1: io filled; 0: all released */
 
 #endif

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_HEAD 8192    /* request line + headers + final CRLF */
-#define HTTP_MAX_HEADERS 64   /* more: 431 */
+#define HTTP_MAX_HEAD 8192  /* request line + headers + final CRLF */
+#define HTTP_MAX_HEADERS 64 /* more: 431 */
 
 /* Offsets into the receive buffer; a head is at most 8 KiB. */
 struct http_slice {
@@ -42,16 +42,16 @@ enum http_method {
 struct http_request {
     enum http_method method;
     struct http_slice method_tok;
-    struct http_slice target;  /* as sent: origin-form, absolute-form or "*" */
-    struct http_slice line;    /* the whole request line without CRLF */
-    uint8_t version_minor;     /* HTTP/1.x; 1.2+ are reported as 1 */
+    struct http_slice target; /* as sent: origin-form, absolute-form or "*" */
+    struct http_slice line;   /* the whole request line without CRLF */
+    uint8_t version_minor;    /* HTTP/1.x; 1.2+ are reported as 1 */
     uint16_t nheaders;
-    uint16_t error;            /* status to answer when parsing failed */
+    uint16_t error; /* status to answer when parsing failed */
     /* parser state, private */
-    uint16_t pos;              /* bytes of complete lines already parsed */
-    uint16_t scan;             /* bytes of the current line already scanned */
+    uint16_t pos;  /* bytes of complete lines already parsed */
+    uint16_t scan; /* bytes of the current line already scanned */
     uint8_t in_headers;
-    uint8_t tok_done;          /* the current line's leading token has ended */
+    uint8_t tok_done; /* the current line's leading token has ended */
     struct http_header headers[HTTP_MAX_HEADERS];
 };
 

@@ -27,12 +27,12 @@ const char *http_date(time_t t);
 
 struct response_head {
     int status;
-    int keep_alive;              /* Connection: keep-alive or close */
+    int keep_alive; /* Connection: keep-alive or close */
     uint64_t content_length;
-    const char *content_type;    /* NULL: no Content-Type */
-    const char *content_encoding;/* NULL: none */
-    const char *allow;           /* NULL: no Allow */
-    int vary_accept_encoding;    /* add Vary: Accept-Encoding */
+    const char *content_type;     /* NULL: no Content-Type */
+    const char *content_encoding; /* NULL: none */
+    const char *allow;            /* NULL: no Allow */
+    int vary_accept_encoding;     /* add Vary: Accept-Encoding */
     time_t now;
 };
 

@@ -6,15 +6,15 @@
 
 enum route_id {
     ROUTE_NOT_FOUND,
-    ROUTE_ROOT,        /* "/" exactly */
-    ROUTE_ECHO,        /* "/echo/{s}" */
-    ROUTE_USER_AGENT,  /* "/user-agent" exactly */
-    ROUTE_FILES,       /* "/files/{name}" */
+    ROUTE_ROOT,       /* "/" exactly */
+    ROUTE_ECHO,       /* "/echo/{s}" */
+    ROUTE_USER_AGENT, /* "/user-agent" exactly */
+    ROUTE_FILES,      /* "/files/{name}" */
 };
 
 struct route_match {
     enum route_id id;
-    const char *rest;  /* for prefix routes: what follows the prefix (raw) */
+    const char *rest; /* for prefix routes: what follows the prefix (raw) */
     size_t rest_len;
 };
 

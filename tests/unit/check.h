@@ -11,7 +11,7 @@
 
 #define CHECK_FAIL_(...)                                                                           \
     do {                                                                                           \
-        fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                          \
+        fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                            \
         fprintf(stderr, __VA_ARGS__);                                                              \
         fputc('\n', stderr);                                                                       \
         exit(1);                                                                                   \
@@ -20,7 +20,7 @@
 #define CHECK(expr)                                                                                \
     do {                                                                                           \
         if (!(expr))                                                                               \
-            CHECK_FAIL_("check failed: %s", #expr);                                               \
+            CHECK_FAIL_("check failed: %s", #expr);                                                \
     } while (0)
 
 #define CHECK_INT_EQ(a, b)                                                                         \

@@ -14,9 +14,9 @@
 struct drive {
     const char *in;
     size_t in_len, pos;
-    size_t chunk;      /* bytes per RECV at most */
-    size_t send_max;   /* bytes per SEND at most (short sends) */
-    int eof_hangs;     /* 1: when input runs out, time out instead of EOF */
+    size_t chunk;       /* bytes per RECV at most */
+    size_t send_max;    /* bytes per SEND at most (short sends) */
+    int eof_hangs;      /* 1: when input runs out, time out instead of EOF */
     unsigned head_mask; /* bit i: the i-th response answers a HEAD */
     char out[1 << 21];
     size_t out_len;
@@ -323,8 +323,9 @@ static void test_upload_every_split(void)
 
 static void test_upload_refused_leaves_old_file(void)
 {
-    static const char too_big[] = "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                  "200000\r\nxxxxxxxx";
+    static const char too_big[] =
+        "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "200000\r\nxxxxxxxx";
     static const char cut[] = "POST /files/up.txt HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort";
     static const char bad[] = "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                               "3\r\nabc\r\nzz\r\n";

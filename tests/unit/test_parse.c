@@ -87,7 +87,8 @@ static void test_simple_every_split(void)
 /* Bytes after the head (a body or the next pipelined request) are not read. */
 static void test_head_length_with_trailing_bytes(void)
 {
-    static const char req[] = "POST /files/x HTTP/1.0\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n";
+    static const char req[] =
+        "POST /files/x HTTP/1.0\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n";
     size_t head = strlen("POST /files/x HTTP/1.0\r\nContent-Length: 5\r\n\r\n");
     size_t len = sizeof(req) - 1;
 
@@ -159,7 +160,7 @@ static void test_errors_every_split(void)
         BAD("GET / http/1.1\r\n\r\n", 400),
         BAD("GET /a\tb HTTP/1.1\r\n\r\n", 400),
         BAD("GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 400),
-        BAD("GET / HTTP/1.1\nHost: x\n\n", 400),          /* bare LF */
+        BAD("GET / HTTP/1.1\nHost: x\n\n", 400), /* bare LF */
         BAD("GET / HTTP/1.1\r\nHost: x\n\r\n", 400),
         BAD("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", 400), /* bare CR */
         BAD("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),   /* space before colon */
@@ -167,8 +168,12 @@ static void test_errors_every_split(void)
         BAD("GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400),
         BAD("GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400),
         BAD("GET / HTTP/1.1\r\n: empty\r\n\r\n", 400),
-        BAD("GET / HTTP/1.1\r\nX: a\x00" "b\r\n\r\n", 400),
-        BAD("GET / HTTP/1.1\r\nX: a\x01" "b\r\n\r\n", 400),
+        BAD("GET / HTTP/1.1\r\nX: a\x00"
+            "b\r\n\r\n",
+            400),
+        BAD("GET / HTTP/1.1\r\nX: a\x01"
+            "b\r\n\r\n",
+            400),
         BAD("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", 400),
         BAD("GET / HTTP/1.1\r\nX(: a\r\n\r\n", 400),
 #undef BAD

@@ -1,0 +1,71 @@
+# Makefile - thin wrapper over CMake, ctest and pytest. Variables can be
+# overridden on the command line, e.g. `make test PYTEST_ARGS=-x JOBS=4`.
+
+BUILD_DIR   ?= build
+ASAN_DIR    ?= build-asan
+BUILD_TYPE  ?= RelWithDebInfo
+SANITIZE    ?= address,undefined
+JOBS        ?= 2
+CMAKE       ?= cmake
+CMAKE_ARGS  ?=
+PYTHON      ?= /usr/bin/python3
+PYTEST_ARGS ?=
+PORT        ?= 4221
+RUN_ARGS    ?=
+DEMO_DIR    ?= demo-files
+CLANG_FORMAT ?= clang-format
+DEPS        ?= scripts/deps.sh
+
+SOURCES = $(shell find src tests fuzz -name '*.[ch]' 2>/dev/null)
+
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all build run test test-release test-asan deps clean format format-check
+
+# One step at a time even under `make -j`: the build steps parallelise inside.
+.NOTPARALLEL:
+
+all: build
+
+deps:
+	@bash $(DEPS)
+
+build: deps
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
+
+run: build
+	@mkdir -p $(DEMO_DIR)
+	@[ -e $(DEMO_DIR)/hello.txt ] || echo 'Hello from ringhttpd!' > $(DEMO_DIR)/hello.txt
+	@echo "try: curl http://localhost:$(PORT)/files/hello.txt"
+	$(BUILD_DIR)/ringhttpd --directory $(DEMO_DIR) --port $(PORT) $(RUN_ARGS)
+
+test: test-release test-asan
+
+# Release-like build with -Werror: unit tests, then the integration suite.
+test-release: deps
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRINGHTTPD_WERROR=ON $(CMAKE_ARGS)
+	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+	RINGHTTPD_BIN=$(CURDIR)/$(BUILD_DIR)/ringhttpd $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# The same tests on an ASan+UBSan build: any leak or undefined behaviour fails.
+test-asan: deps
+	$(CMAKE) -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DRINGHTTPD_WERROR=ON \
+		-DRINGHTTPD_SANITIZE=$(SANITIZE) $(CMAKE_ARGS)
+	$(CMAKE) --build $(ASAN_DIR) -j$(JOBS)
+	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
+	$(ASAN_ENV) RINGHTTPD_BIN=$(CURDIR)/$(ASAN_DIR)/ringhttpd \
+		$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(DEMO_DIR)
+
+format:
+	@bash $(DEPS) format
+	$(CLANG_FORMAT) -i $(SOURCES)
+
+format-check:
+	@bash $(DEPS) format
+	$(CLANG_FORMAT) --dry-run -Werror $(SOURCES)

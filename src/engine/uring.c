@@ -1,0 +1,606 @@
+/* uring.c - the io_uring engine: one ring per worker thread, each running
+ * one event loop with one submit-and-wait per turn.
+ *
+ * Per worker: a multishot accept on the shared listener, a provided-buffer
+ * ring for multishot receives (an idle connection holds no buffer), a slab of
+ * connections with a free list, and three deadline queues (idle, header,
+ * linger). Each timeout has a fixed duration, so a queue is a FIFO and arming
+ * or disarming is O(1); the wait is bounded by the earliest head. The stop
+ * signal arrives as the completion of a read of an eventfd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/uring_internal.h"
+#include "util/log.h"
+
+#define URING_SQ_ENTRIES 4096
+#define URING_CQ_ENTRIES 16384
+#define URING_NBUFS 1024 /* provided receive buffers per worker */
+#define URING_BUF_SIZE 4096
+#define URING_BGID 1
+#define URING_BACKOFF_MS 100
+
+/* ---- small helpers ---- */
+
+static uint64_t uring_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* An SQE, never NULL: when the SQ is full, submit what is queued and retry. */
+struct io_uring_sqe *uring_sqe(struct uring_worker *w)
+{
+    struct io_uring_sqe *sqe;
+
+    while (!(sqe = io_uring_get_sqe(&w->ring))) {
+        int ret = io_uring_submit(&w->ring);
+        if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
+            log_error("io_uring_submit: %s", strerror(-ret));
+        if (ret == -EBUSY || ret == -EAGAIN)
+            io_uring_get_events(&w->ring); /* CQ overflow: flush it, then retry */
+    }
+    return sqe;
+}
+
+/* ---- deadline queues ---- */
+
+void uring_dq_remove(struct uring_worker *w, struct uconn *u)
+{
+    uint32_t slot = (uint32_t)(u - w->slab);
+    enum uring_dq q = u->dq;
+
+    if (q == DQ_NONE)
+        return;
+    if (u->dq_prev != URING_NIL)
+        w->slab[u->dq_prev].dq_next = u->dq_next;
+    else
+        w->dq_head[q] = u->dq_next;
+    if (u->dq_next != URING_NIL)
+        w->slab[u->dq_next].dq_prev = u->dq_prev;
+    else
+        w->dq_tail[q] = u->dq_prev;
+    (void)slot;
+    u->dq = DQ_NONE;
+    u->dq_prev = u->dq_next = URING_NIL;
+}
+
+/* Put u at the tail of queue q with deadline now + dur_ms; a connection that
+ * is already in q keeps its deadline unless restart is set. */
+void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint64_t dur_ms,
+                  int restart)
+{
+    uint32_t slot = (uint32_t)(u - w->slab);
+
+    if (u->dq == q && !restart)
+        return;
+    uring_dq_remove(w, u);
+    if (q == DQ_NONE)
+        return;
+    u->dq = (uint8_t)q;
+    u->deadline_ms = w->now_ms + dur_ms;
+    u->dq_next = URING_NIL;
+    u->dq_prev = w->dq_tail[q];
+    if (w->dq_tail[q] != URING_NIL)
+        w->slab[w->dq_tail[q]].dq_next = slot;
+    else
+        w->dq_head[q] = slot;
+    w->dq_tail[q] = slot;
+}
+
+static void uring_dq_expire(struct uring_worker *w)
+{
+    for (int q = DQ_IDLE; q < DQ_COUNT; q++) {
+        while (w->dq_head[q] != URING_NIL) {
+            struct uconn *u = &w->slab[w->dq_head[q]];
+            if (u->deadline_ms > w->now_ms)
+                break;
+            uring_dq_remove(w, u);
+            uconn_on_timeout(w, u);
+        }
+    }
+}
+
+/* Milliseconds until the earliest deadline, or -1 for none. */
+static int64_t uring_dq_next_ms(const struct uring_worker *w)
+{
+    int64_t best = -1;
+
+    for (int q = DQ_IDLE; q < DQ_COUNT; q++) {
+        if (w->dq_head[q] == URING_NIL)
+            continue;
+        uint64_t d = w->slab[w->dq_head[q]].deadline_ms;
+        int64_t ms = d > w->now_ms ? (int64_t)(d - w->now_ms) : 0;
+        if (best < 0 || ms < best)
+            best = ms;
+    }
+    return best;
+}
+
+/* ---- provided receive buffers ---- */
+
+void uring_buf_recycle(struct uring_worker *w, uint16_t bid)
+{
+    io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * w->buf_size, w->buf_size, bid,
+                          io_uring_buf_ring_mask(w->nbufs), 0);
+    io_uring_buf_ring_advance(w->br, 1);
+    w->bufs_out--;
+}
+
+static int uring_bufs_setup(struct uring_worker *w)
+{
+    struct io_uring_buf_reg reg = {0};
+    size_t ring_bytes = w->nbufs * sizeof(struct io_uring_buf);
+    int ret;
+
+    /* liburing 2.3 has no io_uring_setup_buf_ring: map the ring ourselves. */
+    w->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (w->br == MAP_FAILED) {
+        w->br = NULL;
+        return -errno;
+    }
+    w->bufs = malloc((size_t)w->nbufs * w->buf_size);
+    w->buf_next = calloc(w->nbufs, sizeof(*w->buf_next));
+    w->buf_len = calloc(w->nbufs, sizeof(*w->buf_len));
+    if (!w->bufs || !w->buf_next || !w->buf_len)
+        return -ENOMEM;
+    reg.ring_addr = (uint64_t)(uintptr_t)w->br;
+    reg.ring_entries = w->nbufs;
+    reg.bgid = URING_BGID;
+    ret = io_uring_register_buf_ring(&w->ring, &reg, 0);
+    if (ret < 0)
+        return ret;
+    io_uring_buf_ring_init(w->br);
+    w->bufs_out = w->nbufs;
+    for (unsigned i = 0; i < w->nbufs; i++)
+        uring_buf_recycle(w, (uint16_t)i);
+    return 0;
+}
+
+/* ---- ring set-up, with fallbacks for older kernels ---- */
+
+static const unsigned uring_flag_sets[] = {
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+    IORING_SETUP_SUBMIT_ALL,
+    0,
+};
+
+static int uring_ring_init(struct io_uring *ring, unsigned *flags_used)
+{
+    int ret = -EINVAL;
+
+    for (size_t i = 0; i < sizeof(uring_flag_sets) / sizeof(uring_flag_sets[0]); i++) {
+        struct io_uring_params p = {.flags = uring_flag_sets[i] | IORING_SETUP_CQSIZE,
+                                    .cq_entries = URING_CQ_ENTRIES};
+        ret = io_uring_queue_init_params(URING_SQ_ENTRIES, ring, &p);
+        if (ret == 0) {
+            if (flags_used)
+                *flags_used = uring_flag_sets[i];
+            return 0;
+        }
+        if (ret != -EINVAL)
+            return ret; /* ENOSYS, EPERM, ENOMEM: no other flags will help */
+    }
+    return ret;
+}
+
+static int uring_probe(const char **why)
+{
+    static const struct {
+        int op;
+        const char *name;
+    } needed[] = {
+        {IORING_OP_ACCEPT, "ACCEPT"},
+        {IORING_OP_RECV, "RECV"},
+        {IORING_OP_SEND, "SEND"},
+        {IORING_OP_OPENAT2, "OPENAT2"},
+        {IORING_OP_STATX, "STATX"},
+        {IORING_OP_SPLICE, "SPLICE"},
+        {IORING_OP_RENAMEAT, "RENAMEAT"},
+        {IORING_OP_UNLINKAT, "UNLINKAT"},
+        {IORING_OP_SHUTDOWN, "SHUTDOWN"},
+        {IORING_OP_CLOSE, "CLOSE"},
+        {IORING_OP_FSYNC, "FSYNC"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+        /* SEND_ZC arrived in 6.0 with multishot recv: it stands for the
+         * multishot receive and accept this engine needs. */
+        {IORING_OP_SEND_ZC, "multishot recv (Linux 6.0+)"},
+    };
+    static char msg[160];
+    struct io_uring ring;
+    struct io_uring_probe *probe;
+    int ret = uring_ring_init(&ring, NULL);
+
+    if (ret < 0) {
+        if (ret == -ENOSYS)
+            *why = "io_uring_setup: ENOSYS (the kernel lacks io_uring)";
+        else if (ret == -EPERM)
+            *why = "io_uring_setup: EPERM (denied by a seccomp profile or "
+                   "sysctl kernel.io_uring_disabled)";
+        else
+            *why = "io_uring_setup failed";
+        return ret;
+    }
+    probe = io_uring_get_probe_ring(&ring);
+    ret = 0;
+    for (size_t i = 0; probe && i < sizeof(needed) / sizeof(needed[0]); i++) {
+        if (!io_uring_opcode_supported(probe, needed[i].op)) {
+            snprintf(msg, sizeof(msg), "the kernel lacks io_uring %s", needed[i].name);
+            *why = msg;
+            ret = -EOPNOTSUPP;
+            break;
+        }
+    }
+    if (!probe) {
+        *why = "io_uring opcode probe failed (kernel too old)";
+        ret = -EOPNOTSUPP;
+    }
+    io_uring_free_probe(probe);
+    io_uring_queue_exit(&ring);
+    return ret;
+}
+
+/* ---- accept ---- */
+
+static void uring_arm_accept(struct uring_worker *w)
+{
+    struct io_uring_sqe *sqe = uring_sqe(w);
+
+    io_uring_prep_multishot_accept(sqe, w->eng->env.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, UD_PACK(UD_ACCEPT, 0, 0));
+    w->accept_armed = 1;
+}
+
+static void uring_refuse(struct uring_worker *w, int fd)
+{
+    struct io_uring_sqe *sqe = uring_sqe(w);
+
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, UD_PACK(UD_NONE, 0, 0));
+}
+
+static void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe)
+{
+    struct uring_engine *e = w->eng;
+
+    if (!(cqe->flags & IORING_CQE_F_MORE))
+        w->accept_armed = 0;
+    if (cqe->res >= 0) {
+        unsigned n = atomic_fetch_add(&e->nconns, 1);
+        if (w->stopping || w->free_head == URING_NIL || (e->max_conns && n >= e->max_conns)) {
+            atomic_fetch_sub(&e->nconns, 1);
+            uring_refuse(w, cqe->res);
+        } else {
+            struct uconn *u = &w->slab[w->free_head];
+            w->free_head = u->dq_next;
+            w->active++;
+            uconn_start(w, u, cqe->res);
+        }
+    } else if (cqe->res != -ECANCELED && w->now_ms - w->accept_log_ms > 1000) {
+        w->accept_log_ms = w->now_ms;
+        log_warn("accept: %s%s", strerror(-cqe->res),
+                 cqe->res == -EMFILE || cqe->res == -ENFILE ? " (out of file descriptors)" : "");
+    }
+    if (w->accept_armed || w->stopping || w->backoff_armed)
+        return;
+    if (cqe->res >= 0 || cqe->res == -EINTR) {
+        uring_arm_accept(w); /* the multishot ended (e.g. CQ overflow): re-arm now */
+        return;
+    }
+    /* EMFILE and other failures: re-arm after a pause, never in a busy loop. */
+    static const struct __kernel_timespec backoff = {.tv_nsec = URING_BACKOFF_MS * 1000000L};
+    struct io_uring_sqe *sqe = uring_sqe(w);
+    io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&backoff, 0, 0);
+    io_uring_sqe_set_data64(sqe, UD_PACK(UD_BACKOFF, 0, 0));
+    w->backoff_armed = 1;
+}
+
+/* ---- stop ---- */
+
+static void uring_arm_stop(struct uring_worker *w)
+{
+    struct io_uring_sqe *sqe = uring_sqe(w);
+
+    io_uring_prep_read(sqe, w->stop_fd, &w->stop_val, sizeof(w->stop_val), 0);
+    io_uring_sqe_set_data64(sqe, UD_PACK(UD_STOP, 0, 0));
+}
+
+static void uring_begin_stop(struct uring_worker *w)
+{
+    struct io_uring_sqe *sqe;
+
+    w->stopping = 1;
+    w->drain_deadline_ms = w->now_ms + ENGINE_DRAIN_MS;
+    if (w->accept_armed) {
+        sqe = uring_sqe(w);
+        io_uring_prep_cancel64(sqe, UD_PACK(UD_ACCEPT, 0, 0), 0);
+        io_uring_sqe_set_data64(sqe, UD_PACK(UD_NONE, 0, 0));
+    }
+    for (uint32_t i = 0; i < w->nslots; i++)
+        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UC_CLOSED))
+            uconn_stop(w, &w->slab[i], 0);
+}
+
+static void uring_drain_expired(struct uring_worker *w)
+{
+    for (uint32_t i = 0; i < w->nslots; i++)
+        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UC_CLOSED))
+            uconn_stop(w, &w->slab[i], 1);
+}
+
+/* ---- the loop ---- */
+
+static void uring_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
+{
+    uint64_t ud = io_uring_cqe_get_data64(cqe);
+    unsigned op = UD_OP(ud);
+
+    switch (op) {
+    case UD_ACCEPT:
+        uring_on_accept(w, cqe);
+        return;
+    case UD_STOP:
+        if (!w->stopping)
+            uring_begin_stop(w);
+        return;
+    case UD_BACKOFF:
+        w->backoff_armed = 0;
+        if (!w->stopping && !w->accept_armed)
+            uring_arm_accept(w);
+        return;
+    case UD_NONE:
+        return;
+    default:
+        break;
+    }
+    struct uconn *u = &w->slab[UD_SLOT(ud)];
+    if (UD_SLOT(ud) >= w->nslots || u->gen != UD_GEN(ud) || u->fd < 0) {
+        /* A completion for a slot that has moved on: only a buffer matters. */
+        if (cqe->flags & IORING_CQE_F_BUFFER)
+            uring_buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+        return;
+    }
+    uconn_on_cqe(w, u, op, cqe);
+}
+
+static void uring_rearm_starved(struct uring_worker *w)
+{
+    while (w->starved_head != URING_NIL && w->bufs_out < w->nbufs) {
+        struct uconn *u = &w->slab[w->starved_head];
+        w->starved_head = u->starved_next;
+        u->starved_next = URING_NIL;
+        u->flags &= (uint8_t)~UC_STARVED;
+        uconn_arm_recv(w, u);
+        uconn_free_if_done(w, u); /* closed while it waited for buffers */
+    }
+}
+
+static int uring_loop(struct uring_worker *w)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen;
+
+    for (;;) {
+        int64_t wait_ms = uring_dq_next_ms(w);
+        if (w->stopping) {
+            int64_t left =
+                w->now_ms < w->drain_deadline_ms ? (int64_t)(w->drain_deadline_ms - w->now_ms) : 0;
+            if (left == 0)
+                left = 50; /* past the deadline: poll for the last completions */
+            if (wait_ms < 0 || left < wait_ms)
+                wait_ms = left;
+        }
+        struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
+                                       .tv_nsec = (wait_ms % 1000) * 1000000};
+        int ret =
+            io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, wait_ms >= 0 ? &ts : NULL, NULL);
+        if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
+            log_error("io_uring_submit_and_wait: %s", strerror(-ret));
+            return ret;
+        }
+        w->now_ms = uring_now_ms();
+        seen = 0;
+        io_uring_for_each_cqe(&w->ring, head, cqe)
+        {
+            uring_on_cqe(w, cqe);
+            seen++;
+        }
+        io_uring_cq_advance(&w->ring, seen);
+        uring_dq_expire(w);
+        uring_rearm_starved(w);
+        if (w->stopping) {
+            if (w->now_ms >= w->drain_deadline_ms)
+                uring_drain_expired(w);
+            if (w->active == 0 && !w->accept_armed)
+                return 0;
+            if (w->now_ms >= w->drain_deadline_ms + 400)
+                return 0; /* completions that never come must not hold the exit */
+        }
+    }
+}
+
+static int uring_worker_setup(struct uring_worker *w)
+{
+    int ret = uring_ring_init(&w->ring, &w->eng->setup_flags);
+
+    if (ret < 0)
+        return ret;
+    w->ring_ok = 1;
+    ret = uring_bufs_setup(w);
+    if (ret < 0)
+        return ret;
+    w->slab = calloc(w->nslots, sizeof(*w->slab));
+    if (!w->slab)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < w->nslots; i++) {
+        w->slab[i].fd = -1;
+        w->slab[i].dq_next = i + 1 < w->nslots ? i + 1 : URING_NIL;
+    }
+    w->free_head = 0;
+    for (int q = 0; q < DQ_COUNT; q++)
+        w->dq_head[q] = w->dq_tail[q] = URING_NIL;
+    w->starved_head = URING_NIL;
+    w->pipe_free = -1;
+    w->now_ms = uring_now_ms();
+    uring_arm_stop(w);
+    uring_arm_accept(w);
+    return 0;
+}
+
+static void *uring_worker_main(void *arg)
+{
+    struct uring_worker *w = arg;
+    sigset_t all;
+    int ret;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals go to the main thread */
+    ret = uring_worker_setup(w);
+    if (ret < 0)
+        log_error("io_uring worker %u: set-up failed: %s", w->index, strerror(-ret));
+    else
+        ret = uring_loop(w);
+    w->result = ret;
+    conn_thread_cleanup();
+    return NULL;
+}
+
+/* ---- engine_ops ---- */
+
+static int uring_create(struct engine **out, const struct engine_env *env)
+{
+    struct uring_engine *e = calloc(1, sizeof(*e));
+    struct rlimit rl;
+    uint32_t nslots = 65536;
+
+    if (!e)
+        return -ENOMEM;
+    e->env = *env;
+    e->nworkers = env->cfg->workers ? env->cfg->workers : 1;
+    e->max_conns = env->cfg->max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < nslots)
+        nslots = (uint32_t)rl.rlim_cur;
+    e->workers = calloc(e->nworkers, sizeof(*e->workers));
+    if (!e->workers)
+        goto fail;
+    for (unsigned i = 0; i < e->nworkers; i++) {
+        struct uring_worker *w = &e->workers[i];
+        w->eng = e;
+        w->index = i;
+        w->nslots = nslots;
+        w->nbufs = URING_NBUFS;
+        w->buf_size = URING_BUF_SIZE;
+        w->stop_fd = eventfd(0, EFD_CLOEXEC);
+        if (w->stop_fd < 0)
+            goto fail;
+    }
+    *out = (struct engine *)e;
+    return 0;
+fail:
+    if (e->workers)
+        for (unsigned i = 0; i < e->nworkers; i++)
+            if (e->workers[i].stop_fd > 0)
+                close(e->workers[i].stop_fd);
+    free(e->workers);
+    free(e);
+    return -ENOMEM;
+}
+
+static int uring_run(struct engine *eng)
+{
+    struct uring_engine *e = (struct uring_engine *)eng;
+    int result = 0;
+    unsigned started = 0;
+
+    for (; started < e->nworkers; started++) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        int ret = pthread_create(&e->workers[started].thread, &attr, uring_worker_main,
+                                 &e->workers[started]);
+        pthread_attr_destroy(&attr);
+        if (ret) {
+            log_error("pthread_create: %s", strerror(ret));
+            result = -ret;
+            break;
+        }
+    }
+    if (result) {
+        for (unsigned i = 0; i < started; i++) {
+            uint64_t one = 1;
+            if (write(e->workers[i].stop_fd, &one, sizeof(one)) < 0)
+                log_error("stop: %s", strerror(errno));
+        }
+    }
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(e->workers[i].thread, NULL);
+        if (e->workers[i].result < 0 && !result)
+            result = e->workers[i].result;
+    }
+    return result;
+}
+
+static void uring_stop(struct engine *eng)
+{
+    struct uring_engine *e = (struct uring_engine *)eng;
+    uint64_t one = 1;
+    int saved = errno;
+
+    for (unsigned i = 0; i < e->nworkers; i++)
+        if (write(e->workers[i].stop_fd, &one, sizeof(one)) < 0)
+            continue; /* the counter cannot overflow with one write per signal */
+    errno = saved;
+}
+
+static void uring_destroy(struct engine *eng)
+{
+    struct uring_engine *e = (struct uring_engine *)eng;
+
+    for (unsigned i = 0; i < e->nworkers; i++) {
+        struct uring_worker *w = &e->workers[i];
+        for (uint32_t s = 0; w->slab && s < w->nslots; s++)
+            if (w->slab[s].fd >= 0)
+                close(w->slab[s].fd);
+        for (unsigned p = 0; p < w->npipes; p++) {
+            close(w->pipes[p].r);
+            close(w->pipes[p].w);
+        }
+        while (w->stx_free) {
+            struct statx *next = *(struct statx **)w->stx_free;
+            free(w->stx_free);
+            w->stx_free = next;
+        }
+        if (w->ring_ok)
+            io_uring_queue_exit(&w->ring);
+        if (w->br)
+            munmap(w->br, w->nbufs * sizeof(struct io_uring_buf));
+        free(w->bufs);
+        free(w->buf_next);
+        free(w->buf_len);
+        free(w->pipes);
+        free(w->slab);
+        close(w->stop_fd);
+    }
+    free(e->workers);
+    free(e);
+}
+
+const struct engine_ops engine_uring_ops = {
+    .name = "uring",
+    .probe = uring_probe,
+    .create = uring_create,
+    .run = uring_run,
+    .stop = uring_stop,
+    .destroy = uring_destroy,
+};

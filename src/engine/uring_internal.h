@@ -1,0 +1,143 @@
+/* uring_internal.h - state shared by the io_uring engine's files:
+ * uring.c (rings, workers, accept, timers, shutdown) and uring_conn.c
+ * (driving one connection's core through SQEs and CQEs).
+ *
+ * One worker = one thread = one ring; nothing here is shared between workers
+ * except the listening socket and the connection counter. */
+#ifndef RINGHTTPD_URING_INTERNAL_H
+#define RINGHTTPD_URING_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+/* user_data: | op (8) | generation (24) | slot (32) |. The generation of a
+ * slot changes each time it is reused, so a completion that arrives for an
+ * earlier connection in the same slot is recognised. */
+enum uring_ud {
+    UD_ACCEPT = 1,
+    UD_RECV, /* multishot recv over the buffer ring */
+    UD_SEND,
+    UD_FILE,       /* OPEN, STAT, READ, WRITE, FSYNC, RENAME, UNLINK, CLOSE_FILE, SHUTDOWN */
+    UD_SPLICE_IN,  /* file -> pipe */
+    UD_SPLICE_OUT, /* pipe -> socket */
+    UD_KILL,       /* shutdown(SHUT_RDWR) forcing a stalled send to fail */
+    UD_CANCEL,     /* cancel of the multishot recv before close */
+    UD_CLOSE,      /* close of the socket: the connection's last op */
+    UD_STOP,       /* read of the stop eventfd */
+    UD_BACKOFF,    /* timeout before re-arming accept after EMFILE */
+    UD_NONE,       /* result not needed (close of a refused socket) */
+};
+
+#define UD_PACK(op, slot, gen)                                                                     \
+    (((uint64_t)(op) << 56) | ((uint64_t)((gen)&0xffffffu) << 32) | (uint64_t)(slot))
+#define UD_OP(ud) ((unsigned)((ud) >> 56))
+#define UD_GEN(ud) ((uint32_t)(((ud) >> 32) & 0xffffffu))
+#define UD_SLOT(ud) ((uint32_t)(ud))
+
+#define URING_NIL UINT32_MAX
+#define URING_BUF_NIL 0xffffu
+
+enum uring_dq { DQ_NONE, DQ_IDLE, DQ_HEADER, DQ_LINGER, DQ_COUNT };
+
+enum uconn_flag {
+    UC_RECV_ARMED = 1 << 0, /* a multishot recv is in the kernel */
+    UC_EOF = 1 << 1,        /* the peer is done sending (recv_res says how) */
+    UC_STARVED = 1 << 2,    /* on the starved list: re-arm when buffers return */
+    UC_CLOSED = 1 << 3,     /* the core said CLOSE; freed at inflight == 0 */
+    UC_KILLED = 1 << 4,     /* SHUT_RDWR issued to end a stalled send */
+    UC_PAUSED = 1 << 5,     /* recv stopped: too much input queued */
+};
+
+#define UC_WAIT_NONE 0xff
+
+struct uconn {
+    struct conn core;
+    int fd;
+    uint32_t gen;
+    uint32_t dq_prev, dq_next; /* deadline queue links (slots), or the free list */
+    uint32_t starved_next;     /* starved list link */
+    uint64_t deadline_ms;
+    uint16_t pend_head, pend_tail; /* received buffers not yet given to the core */
+    uint16_t pend_off;             /* bytes of pend_head already given */
+    uint8_t dq;                    /* enum uring_dq */
+    uint8_t inflight;              /* SQEs whose last CQE is still to come */
+    uint8_t flags;                 /* enum uconn_flag */
+    uint8_t waiting;               /* conn op the core waits on, or UC_WAIT_NONE */
+    int16_t recv_res;              /* with UC_EOF: 0 or -errno */
+    int16_t pipe;                  /* splice pipe (index in the worker's pool) or -1 */
+    uint32_t pend_bytes;
+    uint32_t splice_left; /* bytes in the pipe still to send */
+    uint64_t splice_done; /* bytes of this SENDFILE sent */
+    struct open_how how;  /* must live until the SQE is submitted */
+    struct statx *stx;    /* STAT in flight */
+};
+
+struct uring_pipe {
+    int r, w;
+    int next; /* free list */
+};
+
+struct uring_worker {
+    struct uring_engine *eng;
+    unsigned index;
+    pthread_t thread;
+    struct io_uring ring;
+    int stop_fd; /* eventfd: a read of it lives in the ring */
+    uint64_t stop_val;
+    int ring_ok;
+
+    struct uconn *slab;
+    uint32_t nslots, free_head, active;
+    uint32_t dq_head[DQ_COUNT], dq_tail[DQ_COUNT];
+    uint32_t starved_head; /* connections waiting for receive buffers */
+
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    uint16_t *buf_next; /* pending-list links, by buffer id */
+    uint32_t *buf_len;
+    unsigned nbufs, buf_size, bufs_out; /* bufs_out: taken from the ring */
+
+    struct uring_pipe *pipes;
+    int pipe_free;
+    unsigned npipes;
+
+    struct statx *stx_free; /* free statx buffers (linked through their first bytes) */
+
+    uint64_t now_ms;
+    uint64_t drain_deadline_ms;
+    int stopping, accept_armed, backoff_armed;
+    uint64_t accept_log_ms;
+    int result;
+};
+
+struct uring_engine {
+    struct engine_env env;
+    struct uring_worker *workers;
+    unsigned nworkers;
+    atomic_uint nconns; /* open connections, for --max-connections */
+    unsigned max_conns;
+    unsigned setup_flags; /* ring flags the kernel accepted */
+};
+
+/* uring.c */
+struct io_uring_sqe *uring_sqe(struct uring_worker *w);
+void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint64_t dur_ms,
+                  int restart);
+void uring_dq_remove(struct uring_worker *w, struct uconn *u);
+void uring_buf_recycle(struct uring_worker *w, uint16_t bid);
+
+/* uring_conn.c */
+void uconn_start(struct uring_worker *w, struct uconn *u, int fd);
+void uconn_advance(struct uring_worker *w, struct uconn *u);
+void uconn_on_cqe(struct uring_worker *w, struct uconn *u, unsigned op,
+                  const struct io_uring_cqe *cqe);
+void uconn_arm_recv(struct uring_worker *w, struct uconn *u);
+void uconn_on_timeout(struct uring_worker *w, struct uconn *u);
+void uconn_stop(struct uring_worker *w, struct uconn *u, int hard);
+void uconn_free_if_done(struct uring_worker *w, struct uconn *u);
+
+#endif

@@ -1,0 +1,102 @@
+/* uri.c - request-target path extraction, percent-decoding and the
+ * face-value checks on /files/ names. */
+#include "http/uri.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int uri_hex(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Length of "http://" or "https://" (any case) at the start of s, or 0. */
+static size_t uri_scheme_len(const char *s, size_t len)
+{
+    size_t n = 4;
+
+    if (len < 7 || strncasecmp(s, "http", 4) != 0)
+        return 0;
+    if (s[n] == 's' || s[n] == 'S')
+        n++;
+    if (len < n + 3 || memcmp(s + n, "://", 3) != 0)
+        return 0;
+    return n + 3;
+}
+
+int uri_path(const char *target, size_t len, const char **path, size_t *path_len)
+{
+    const char *end;
+    size_t start;
+
+    if (len > 0 && target[0] == '/') {
+        start = 0;
+    } else {
+        size_t authority = uri_scheme_len(target, len);
+        if (authority == 0)
+            return -1;
+        start = authority;
+        while (start < len && target[start] != '/' && target[start] != '?')
+            start++;
+        /* RFC 9110 section 4.2.1: an http URI with an empty host is invalid. */
+        if (start == authority)
+            return -1;
+        if (start == len || target[start] == '?') {
+            /* No path: "/" is the path, and the second slash of "://" is
+             * one inside target to point at. */
+            *path = target + authority - 1;
+            *path_len = 1;
+            return 0;
+        }
+    }
+    end = memchr(target + start, '?', len - start);
+    *path = target + start;
+    *path_len = (size_t)((end ? end : target + len) - *path);
+    return 0;
+}
+
+long uri_pct_decode(char *dst, const char *src, size_t len)
+{
+    size_t out = 0;
+
+    /* out never passes i, so decoding in place (dst == src) is safe. */
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] != '%') {
+            dst[out++] = src[i];
+            continue;
+        }
+        if (len - i < 3)
+            return -1;
+        int hi = uri_hex((unsigned char)src[i + 1]);
+        int lo = uri_hex((unsigned char)src[i + 2]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        dst[out++] = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    return (long)out;
+}
+
+int uri_file_name_ok(const char *name, size_t len)
+{
+    size_t seg = 0; /* start of the current segment */
+
+    if (len == 0 || name[0] == '/' || memchr(name, '\0', len))
+        return 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && name[i] != '/')
+            continue;
+        size_t n = i - seg;
+        if (n == 0 || (n == 1 && name[seg] == '.') ||
+            (n == 2 && name[seg] == '.' && name[seg + 1] == '.'))
+            return 0;
+        seg = i + 1;
+    }
+    return 1;
+}

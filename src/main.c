@@ -1,0 +1,301 @@
+/* main.c - argv -> config -> engine -> run; signals.
+ *
+ * Start-up does everything that can fail for a reason the user should fix
+ * (bad flag, missing directory, busy port) before the engine starts, and
+ * exits with 2 (usage) or 1 (runtime) with one line on stderr. Diagnostics
+ * go to stderr through log.h: stdout stays clean for `--access-log -`. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine/engine.h"
+#include "util/log.h"
+
+#define EXIT_USAGE 2
+#define LISTEN_BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
+
+struct server {
+    struct config cfg;
+    int dir_fd;    /* --directory, or -1 */
+    int listen_fd; /* or -1 */
+    int log_fd;    /* access log, or -1 (stdout is never closed) */
+    struct http_ctx http;
+    const struct engine_ops *ops;
+    struct engine *engine;
+};
+
+/* What the signal handler stops: set before the handler is installed. */
+static const struct engine_ops *stop_ops;
+static struct engine *stop_engine;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_ops->stop(stop_engine);
+}
+
+static void set_signal(int sig, void (*handler)(int))
+{
+    struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESTART};
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
+/* Held for the whole run: the core resolves every name beneath it (and
+ * fsyncs it after a rename, hence O_RDONLY rather than O_PATH). */
+static int open_directory(struct server *srv)
+{
+    const char *dir = srv->cfg.directory;
+
+    if (dir == NULL)
+        return 0;
+    srv->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (srv->dir_fd < 0) {
+        fprintf(stderr, "ringhttpd: --directory %s: %s\n", dir, strerror(errno));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int select_engine(struct server *srv)
+{
+    srv->ops = engine_select(srv->cfg.engine);
+    if (srv->ops == NULL)
+        return EXIT_FAILURE; /* engine_select printed why */
+    if (srv->cfg.workers_set && strcmp(srv->ops->name, "threads") == 0)
+        log_info("--workers concerns only the uring engine: ignored under threads");
+    if (srv->cfg.threads_set && strcmp(srv->ops->name, "uring") == 0)
+        log_info("--threads concerns only the threads engine: ignored under uring");
+    return 0;
+}
+
+/* Every connection is an fd: allow as many as the hard limit permits. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_warn("cannot raise the open-file limit: %s", strerror(errno));
+}
+
+/* An IPv4 or IPv6 literal and a port into *ss. 0 or -EINVAL. */
+static int parse_bind(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        *len = sizeof(*in4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        *len = sizeof(*in6);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static void set_int_opt(int fd, int level, int name, int value)
+{
+    if (setsockopt(fd, level, name, &value, sizeof(value)) != 0)
+        log_warn("setsockopt(%d, %d): %s", level, name, strerror(errno));
+}
+
+static int open_listener(struct server *srv)
+{
+    const struct config *cfg = &srv->cfg;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd;
+
+    if (parse_bind(cfg->bind_addr, cfg->port, &ss, &len) != 0) {
+        fprintf(stderr,
+                "ringhttpd: invalid value '%s' for --bind (expected an IPv4 or IPv6 address); "
+                "try 'ringhttpd --help'\n",
+                cfg->bind_addr);
+        return EXIT_USAGE;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "ringhttpd: cannot create a socket for %s: %s\n", cfg->bind_addr,
+                strerror(errno));
+        return EXIT_FAILURE;
+    }
+    srv->listen_fd = fd;
+    set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (ss.ss_family == AF_INET6)
+        set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0); /* "::" takes IPv4 too */
+    set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);      /* accepted sockets inherit it */
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        if (errno == EADDRINUSE)
+            fprintf(stderr, "ringhttpd: port %u is already in use\n", cfg->port);
+        else
+            fprintf(stderr, "ringhttpd: cannot bind to %s port %u: %s\n", cfg->bind_addr, cfg->port,
+                    strerror(errno));
+        return EXIT_FAILURE;
+    }
+    if (listen(fd, LISTEN_BACKLOG) != 0) {
+        fprintf(stderr, "ringhttpd: cannot listen on %s port %u: %s\n", cfg->bind_addr, cfg->port,
+                strerror(errno));
+        return EXIT_FAILURE;
+    }
+    return 0;
+}
+
+/* http_ctx.access_log: arg is the fd. One write() per line: with O_APPEND
+ * (or a pipe and lines under PIPE_BUF) lines from several threads stay whole. */
+static void access_log_write(void *arg, const char *line, size_t len)
+{
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    int fd = (int)(intptr_t)arg;
+
+    while (len > 0) {
+        ssize_t n = write(fd, line, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (!atomic_flag_test_and_set(&warned))
+                log_warn("access log: %s (further failures are not reported)",
+                         n < 0 ? strerror(errno) : "nothing written");
+            return;
+        }
+        line += n;
+        len -= (size_t)n;
+    }
+}
+
+static int open_access_log(struct server *srv)
+{
+    const char *path = srv->cfg.access_log;
+    int fd;
+
+    if (path == NULL)
+        return 0;
+    if (strcmp(path, "-") == 0) {
+        fd = STDOUT_FILENO;
+    } else {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            fprintf(stderr, "ringhttpd: --access-log %s: %s\n", path, strerror(errno));
+            return EXIT_USAGE;
+        }
+        srv->log_fd = fd;
+    }
+    srv->http.access_log = access_log_write;
+    srv->http.access_log_arg = (void *)(intptr_t)fd;
+    return 0;
+}
+
+/* Everything that can fail before the engine starts. 0 or the exit status. */
+static int server_setup(struct server *srv)
+{
+    int status;
+
+    if ((status = open_directory(srv)) != 0 || (status = select_engine(srv)) != 0)
+        return status;
+    raise_fd_limit();
+    if ((status = open_listener(srv)) != 0 || (status = open_access_log(srv)) != 0)
+        return status;
+    srv->http.dirfd = srv->dir_fd;
+    srv->http.max_body = srv->cfg.max_request_size;
+    return 0;
+}
+
+static void log_startup(const struct server *srv)
+{
+    const struct config *cfg = &srv->cfg;
+    int v6 = strchr(cfg->bind_addr, ':') != NULL;
+    int uring = strcmp(srv->ops->name, "uring") == 0;
+    unsigned n = uring ? cfg->workers : cfg->threads;
+
+    log_info("listening on %s%s%s:%u (engine %s, %u %s%s; %s%s)", v6 ? "[" : "", cfg->bind_addr,
+             v6 ? "]" : "", cfg->port, srv->ops->name, n, uring ? "worker" : "thread",
+             n == 1 ? "" : "s", cfg->directory ? "files from " : "no --directory",
+             cfg->directory ? cfg->directory : "");
+}
+
+/* Create, run until SIGINT/SIGTERM, destroy. 0 or the exit status. */
+static int server_run(struct server *srv)
+{
+    struct engine_env env = {.listen_fd = srv->listen_fd, .http = &srv->http, .cfg = &srv->cfg};
+    int err = srv->ops->create(&srv->engine, &env);
+
+    if (err < 0) {
+        log_error("cannot start the %s engine: %s", srv->ops->name, strerror(-err));
+        return EXIT_FAILURE;
+    }
+    stop_ops = srv->ops;
+    stop_engine = srv->engine;
+    set_signal(SIGINT, on_stop_signal);
+    set_signal(SIGTERM, on_stop_signal);
+    log_startup(srv);
+
+    err = srv->ops->run(srv->engine);
+
+    /* The engine is about to be freed: a late signal must not reach it. */
+    set_signal(SIGINT, SIG_IGN);
+    set_signal(SIGTERM, SIG_IGN);
+    srv->ops->destroy(srv->engine);
+    srv->engine = NULL;
+    if (err < 0) {
+        log_error("the %s engine stopped: %s", srv->ops->name, strerror(-err));
+        return EXIT_FAILURE;
+    }
+    log_info("shut down");
+    return 0;
+}
+
+static void server_close(struct server *srv)
+{
+    if (srv->log_fd >= 0)
+        close(srv->log_fd);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    if (srv->dir_fd >= 0)
+        close(srv->dir_fd);
+}
+
+int main(int argc, char **argv)
+{
+    struct server srv = {.dir_fd = -1, .listen_fd = -1, .log_fd = -1};
+    int status;
+
+    set_signal(SIGPIPE, SIG_IGN);
+    switch (config_parse(&srv.cfg, argc, argv)) {
+    case CONFIG_OK:
+        break;
+    case CONFIG_EXIT_OK:
+        return 0;
+    case CONFIG_EXIT_USAGE:
+        return EXIT_USAGE;
+    }
+    log_set_level(srv.cfg.quiet ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO);
+
+    status = server_setup(&srv);
+    if (status == 0)
+        status = server_run(&srv);
+    server_close(&srv);
+    return status;
+}

@@ -1,0 +1,74 @@
+"""--access-log FILE|-: one Common Log Format line per request."""
+
+import re
+
+from helpers import build_request, wait_until
+
+CLF = re.compile(
+    r'^127\.0\.0\.1 - - \[\d{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:'
+    r'\d{2}:\d{2}:\d{2} [+-]\d{4}\] "(?P<request>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-)$')
+
+ZERO = ("0", "-")  # Apache CLF writes "-" for zero bytes; accept both
+
+
+def logged_lines(read, n):
+    return wait_until(lambda: (lambda ls: ls if len(ls) >= n else None)(read().splitlines()),
+                      3.0, what=f"{n} access log lines")
+
+
+def run_requests(server):
+    with server.conn() as c:
+        c.send(build_request("GET", "/echo/x")
+               + build_request("GET", "/")
+               + build_request("GET", "/echo/hello", {"Accept-Encoding": "gzip"})
+               + build_request("HEAD", "/echo/abc")
+               + build_request("GET", "/files/hello.txt"))
+        sizes = [len(c.read_response().body) for _ in range(3)]
+        c.read_response("HEAD")
+        sizes.append(len(c.read_response().body))
+        c.send(build_request("GET", "/nope"))
+        c.read_response()
+    return sizes
+
+
+def check_lines(lines, sizes):
+    expected = [
+        ("GET /echo/x HTTP/1.1", "200", ("1",)),
+        ("GET / HTTP/1.1", "200", ZERO),
+        ("GET /echo/hello HTTP/1.1", "200", (str(sizes[2]),)),
+        ("HEAD /echo/abc HTTP/1.1", "200", ZERO),
+        ("GET /files/hello.txt HTTP/1.1", "200", (str(sizes[3]),)),
+        ("GET /nope HTTP/1.1", "404", ZERO),
+    ]
+    assert len(lines) == len(expected), f"expected {len(expected)} lines:\n" + "\n".join(lines)
+    for line, (request, status, nbytes) in zip(lines, expected):
+        m = CLF.match(line)
+        assert m, f"not Common Log Format: {line!r}"
+        assert m["request"] == request, line
+        assert m["status"] == status, line
+        assert m["bytes"] in nbytes, line
+
+
+def test_access_log_file(make_server, files_dir, tmp_path):
+    log = tmp_path / "access.log"
+    s = make_server("--access-log", log, directory=files_dir)
+    sizes = run_requests(s)
+    lines = logged_lines(lambda: log.read_text() if log.exists() else "", 6)
+    check_lines(lines, sizes)
+    assert "GET" not in s.stderr(), "access log lines also went to stderr"
+
+
+def test_access_log_stdout(make_server, files_dir):
+    s = make_server("--access-log", "-", directory=files_dir)
+    sizes = run_requests(s)
+    lines = logged_lines(s.stdout, 6)
+    check_lines(lines, sizes)
+
+
+def test_exact_line_shape(make_server, tmp_path):
+    log = tmp_path / "a.log"
+    s = make_server("--access-log", log)
+    s.get("/echo/x")
+    line = logged_lines(lambda: log.read_text() if log.exists() else "", 1)[0]
+    assert re.match(r'^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] '
+                    r'"GET /echo/x HTTP/1.1" 200 1$', line), line
