@@ -13,7 +13,9 @@
 struct engine; /* an engine's private state */
 
 /* What every engine gets: the listening socket (bound, listening,
- * non-blocking, close-on-exec), the HTTP core's context and the config. */
+ * non-blocking, close-on-exec; main owns it and closes it, engines must not),
+ * the HTTP core's context and the config. stop() may be called before run()
+ * has started: the request must not be lost. */
 struct engine_env {
     int listen_fd;
     const struct http_ctx *http;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -349,8 +350,15 @@ static void session_arm(struct session *s, const struct conn_io *io)
 static bool session_drain(struct session *s)
 {
     uint64_t stop_ms = atomic_load(&s->e->stop_ms);
+    int unread = 0;
 
     s->drain_ms = (stop_ms ? stop_ms : now_ms()) + ENGINE_DRAIN_MS;
+    /* A request already in the socket (sent just before the signal) is
+     * still answered, with Connection: close. */
+    if (ioctl(s->fd, FIONREAD, &unread) == 0 && unread > 0) {
+        conn_drain(&s->c);
+        return false;
+    }
     return conn_drain(&s->c) == 1;
 }
 

@@ -228,8 +228,10 @@ static int uring_probe(const char **why)
         else if (ret == -EPERM)
             *why = "io_uring_setup: EPERM (denied by a seccomp profile or "
                    "sysctl kernel.io_uring_disabled)";
-        else
-            *why = "io_uring_setup failed";
+        else {
+            snprintf(msg, sizeof(msg), "io_uring_setup: %s", strerror(-ret));
+            *why = msg;
+        }
         return ret;
     }
     probe = io_uring_get_probe_ring(&ring);
@@ -478,6 +480,19 @@ static void *uring_worker_main(void *arg)
 
 /* ---- engine_ops ---- */
 
+/* Receive buffers per worker. RINGHTTPD_TEST_URING_BUFS (a power of two)
+ * shrinks the ring so tests can exhaust it on purpose. */
+static unsigned uring_nbufs(void)
+{
+    const char *v = getenv("RINGHTTPD_TEST_URING_BUFS");
+    unsigned long n = v ? strtoul(v, NULL, 10) : 0;
+
+    if (n == 0 || n > 32768 || (n & (n - 1)) != 0)
+        return URING_NBUFS;
+    log_warn("test setting: %lu receive buffers per worker", n);
+    return (unsigned)n;
+}
+
 static int uring_create(struct engine **out, const struct engine_env *env)
 {
     struct uring_engine *e = calloc(1, sizeof(*e));
@@ -499,7 +514,7 @@ static int uring_create(struct engine **out, const struct engine_env *env)
         w->eng = e;
         w->index = i;
         w->nslots = nslots;
-        w->nbufs = URING_NBUFS;
+        w->nbufs = uring_nbufs();
         w->buf_size = URING_BUF_SIZE;
         w->stop_fd = eventfd(0, EFD_CLOEXEC);
         if (w->stop_fd < 0)

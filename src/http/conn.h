@@ -77,9 +77,9 @@ struct conn_io {
     enum conn_op op;
     enum conn_timer timer;
     /* 1 when this op starts a new timing phase: the engine sets a fresh
-     * deadline. IDLE is progress-based: every op restarts it. HEADER and
-     * LINGER restart only at their first op, so slow trickling cannot extend
-     * them. */
+     * deadline. IDLE is progress-based: every socket op restarts it. HEADER
+     * and LINGER restart only at their first op, so slow trickling cannot
+     * extend them. After conn_timeout() the next op starts a fresh timer. */
     uint8_t timer_restart;
     int fd;                         /* file descriptor for file ops */
     int dirfd;                      /* OPEN, RENAME, UNLINK */
@@ -153,12 +153,16 @@ void conn_timeout(struct conn *c);
 
 /* Graceful shutdown: finish the response in flight, then close; no further
  * request is read. Returns 1 when the connection is idle (waiting for the
- * first byte of a request, nothing buffered) and can be closed right now. */
+ * first byte of a request, nothing buffered) and can be closed right now.
+ * The core cannot see bytes still in the kernel's socket buffer: an engine
+ * that finds some (FIONREAD) may ignore the 1 and keep receiving; the
+ * request is then answered with Connection: close. Calling it again is
+ * harmless. */
 int conn_drain(struct conn *c);
 
 /* Give up on the connection (shutdown deadline passed, socket dead): the next
- * conn_next() calls yield the clean-up of files (close, unlink of a partial
- * upload) and then CLOSE. Idempotent. Call it only while no operation is
+ * conn_next() calls yield only the clean-up of files (close, unlink of a
+ * partial upload), never a socket op, and then CLOSE. Idempotent. Call it only while no operation is
  * outstanding: an engine with a socket op in flight cancels it first, and
  * lets a file op complete (its result, e.g. a new fd, is needed to clean up). */
 void conn_abort(struct conn *c);
