@@ -9,7 +9,7 @@
 # prints the command to run and exits 1.
 set -euo pipefail
 
-packages=(cmake pkg-config gcc make liburing-dev libdeflate-dev python3-pytest curl)
+packages=(cmake pkg-config gcc make liburing-dev libdeflate-dev python3-pytest curl strace)
 for group in "$@"; do
     case "$group" in
     bench) packages+=(wrk nginx-light) ;;

@@ -185,9 +185,3 @@ def test_workers_flag_sets_ring_count(make_server):
     rings = [fd for fd in os.listdir(fd_dir)
              if os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:[io_uring]"]
     assert len(rings) == 2, f"{len(rings)} io_uring instances with --workers 2"
-
-
-@pytest.mark.skip(reason="needs a sandbox that denies io_uring_setup (seccomp); "
-                         "changing kernel.io_uring_disabled would affect the whole host")
-def test_auto_falls_back_to_threads_with_a_log_line():
-    pass

@@ -281,9 +281,3 @@ def test_post_over_existing_directory_409(server, files_dir, no_stray_files):
     assert r.status == 409
     assert (files_dir / "emptydir").is_dir()
     assert listing(files_dir / "emptydir") == []
-
-
-@pytest.mark.skip(reason="507 on a full disk needs a small filesystem (tmpfs with size=); "
-                         "not set up by this suite")
-def test_post_disk_full_507():
-    pass
