@@ -90,6 +90,11 @@ void conn_respond_error(struct conn *c, int status, const char *allow);
  * for the next request. */
 void conn_request_done(struct conn *c);
 
+/* conn_head.c: set framing and per-request flags (CR_*) from the parsed
+ * head in c->blk->req over buf. Returns 0, or the status to answer (400,
+ * 413, 417, 501). */
+int conn_analyze(struct conn *c, const char *buf);
+
 /* handlers/files.c: file GET/HEAD and POST (upload) state machines. */
 void files_get_start(struct conn *c);
 void files_put_start(struct conn *c);

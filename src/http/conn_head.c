@@ -1,0 +1,168 @@
+/* conn_head.c - the meaning of a parsed request head: body framing
+ * (Content-Length, Transfer-Encoding), persistence (Connection, version),
+ * Expect and Accept-Encoding. Strict where a lenient reading could let two
+ * parsers disagree about where a request ends (RFC 9112 6.3, 11.2). */
+#include <string.h>
+#include <strings.h>
+
+#include "http/conn_internal.h"
+#include "http/gzip.h"
+
+/* Content-Length: digits only, repeated values (headers or a comma list)
+ * identical, no overflow. Returns 0 or -1. */
+static int conn_parse_length(const char *v, size_t len, int64_t *out)
+{
+    size_t i = 0;
+
+    if (len == 0)
+        return -1;
+    while (i < len) {
+        uint64_t n = 0;
+        size_t digits = 0;
+        while (i < len && v[i] >= '0' && v[i] <= '9') {
+            if (n > (UINT64_C(1) << 62) / 10)
+                return -1;
+            n = n * 10 + (uint64_t)(v[i++] - '0');
+            digits++;
+        }
+        if (digits == 0 || (*out >= 0 && (uint64_t)*out != n))
+            return -1;
+        *out = (int64_t)n;
+        while (i < len && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        if (i < len && v[i++] != ',')
+            return -1;
+        while (i < len && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+    }
+    return 0;
+}
+
+/* Calls fn for each element of a comma-separated token list. */
+static int conn_each_token(const char *v, size_t len, int (*fn)(void *, const char *, size_t),
+                           void *arg)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < len && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e > s) {
+            int r = fn(arg, v + s, e - s);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}
+
+struct conn_head_facts {
+    int conn_close, conn_keep;
+    int te_chunked, te_other, te_bad;
+};
+
+static int conn_token_connection(void *arg, const char *t, size_t n)
+{
+    struct conn_head_facts *f = arg;
+
+    if (n == 5 && strncasecmp(t, "close", 5) == 0)
+        f->conn_close = 1;
+    else if (n == 10 && strncasecmp(t, "keep-alive", 10) == 0)
+        f->conn_keep = 1;
+    return 0;
+}
+
+static int conn_token_te(void *arg, const char *t, size_t n)
+{
+    struct conn_head_facts *f = arg;
+
+    /* chunked must be the last coding, and only once (RFC 9112 6.1). */
+    if (f->te_chunked)
+        f->te_bad = 1;
+    if (n == 7 && strncasecmp(t, "chunked", 7) == 0) {
+        f->te_chunked = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!http_is_tchar((unsigned char)t[i]))
+            f->te_bad = 1;
+    f->te_other = 1;
+    return 0;
+}
+
+/* Sets framing and per-request flags from the headers. 0 or an error status. */
+int conn_analyze(struct conn *c, const char *buf)
+{
+    const struct http_request *r = &c->blk->req;
+    struct conn_head_facts f = {0};
+    const char *ae[HTTP_MAX_HEADERS];
+    size_t ae_len[HTTP_MAX_HEADERS], nae = 0;
+    int64_t length = -1;
+    int hosts = 0, expect_continue = 0, expect_other = 0;
+
+    for (int i = 0; i < r->nheaders; i++) {
+        const struct http_header *h = &r->headers[i];
+        const char *v = buf + h->value.off;
+        size_t vl = h->value.len;
+
+        if (http_slice_ieq(buf, h->name, "content-length")) {
+            if (conn_parse_length(v, vl, &length) < 0)
+                return 400;
+        } else if (http_slice_ieq(buf, h->name, "transfer-encoding")) {
+            conn_each_token(v, vl, conn_token_te, &f);
+            if (vl == 0)
+                f.te_bad = 1;
+        } else if (http_slice_ieq(buf, h->name, "connection")) {
+            conn_each_token(v, vl, conn_token_connection, &f);
+        } else if (http_slice_ieq(buf, h->name, "host")) {
+            hosts++;
+        } else if (http_slice_ieq(buf, h->name, "expect")) {
+            if (vl == 12 && strncasecmp(v, "100-continue", 12) == 0)
+                expect_continue = 1;
+            else
+                expect_other = 1;
+        } else if (http_slice_ieq(buf, h->name, "accept-encoding")) {
+            ae[nae] = v;
+            ae_len[nae++] = vl;
+        }
+    }
+
+    if (hosts > 1 || f.te_bad || (f.te_chunked && length >= 0) || (f.te_other && length >= 0))
+        return 400;
+    if (f.te_other)
+        return 501;
+    if (r->version_minor == 0)
+        c->rflags |= f.conn_keep && !f.conn_close && !f.te_chunked ? CR_KEEP : 0;
+    else
+        c->rflags |= f.conn_close ? 0 : CR_KEEP;
+    if (c->flags & CF_DRAINING)
+        c->rflags &= (uint8_t)~CR_KEEP;
+    if (nae && gzip_accepted_list(ae, ae_len, nae))
+        c->rflags |= CR_GZIP;
+    if (r->method == HTTP_METHOD_HEAD)
+        c->rflags |= CR_HEAD;
+
+    if (f.te_chunked) {
+        c->body_kind = BODY_CHUNKED;
+        chunked_init(&c->chunk);
+    } else if (length > 0) {
+        c->body_kind = BODY_LENGTH;
+        c->body_left = (uint64_t)length;
+    } else {
+        c->body_kind = BODY_NONE;
+        c->rflags |= CR_BODY_DONE;
+    }
+    if (r->version_minor >= 1 && expect_other)
+        return 417;
+    if (r->version_minor >= 1 && expect_continue && c->body_kind != BODY_NONE)
+        c->rflags |= CR_CONTINUE;
+    if (c->body_kind == BODY_LENGTH && c->body_left > c->ctx->max_body)
+        return 413;
+    return 0;
+}
