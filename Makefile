@@ -15,13 +15,16 @@ RUN_ARGS    ?=
 DEMO_DIR    ?= demo-files
 CLANG_FORMAT ?= clang-format
 DEPS        ?= scripts/deps.sh
+QUICK       ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
 SOURCES = $(shell find src tests fuzz -name '*.[ch]' 2>/dev/null)
 
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build run test test-release test-asan deps clean format format-check
+.PHONY: all build run test test-release test-asan deps clean format format-check bench fuzz
 
 # One step at a time even under `make -j`: the build steps parallelise inside.
 .NOTPARALLEL:
@@ -58,6 +61,15 @@ test-asan: deps
 	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
 	$(ASAN_ENV) RINGHTTPD_BIN=$(CURDIR)/$(ASAN_DIR)/ringhttpd \
 		$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# Benchmarks against the threads engine, nginx, lighttpd and h2o (see BENCHMARKS.md).
+# QUICK=1: one short run per workload, under 2 minutes.
+bench:
+	QUICK=$(QUICK) PYTHON=$(PYTHON) bash bench/run.sh
+
+# libFuzzer targets (clang, build-fuzz/), each for FUZZ_SECONDS; FUZZ_TARGETS picks some.
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(DEMO_DIR)

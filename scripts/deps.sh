@@ -2,8 +2,9 @@
 # deps.sh - install the Debian packages ringhttpd needs, only those missing.
 #
 #   scripts/deps.sh          build and test: compiler, cmake, liburing, libdeflate, pytest, curl
-#   scripts/deps.sh bench    also wrk and nginx-light (the benchmark client and peer)
+#   scripts/deps.sh bench    also wrk, nginx-light, lighttpd, h2o, gnuplot, strace (benchmarks)
 #   scripts/deps.sh format   also clang-format
+#   scripts/deps.sh fuzz     also clang and libFuzzer (libclang-rt-14-dev)
 #
 # Silent when nothing is missing. As root it runs apt-get itself; otherwise it
 # prints the command to run and exits 1.
@@ -12,10 +13,11 @@ set -euo pipefail
 packages=(cmake pkg-config gcc make liburing-dev libdeflate-dev python3-pytest curl strace)
 for group in "$@"; do
     case "$group" in
-    bench) packages+=(wrk nginx-light) ;;
+    bench) packages+=(wrk nginx-light lighttpd lighttpd-mod-deflate h2o gnuplot-nox strace) ;;
     format) packages+=(clang-format) ;;
+    fuzz) packages+=(clang libclang-rt-14-dev) ;;
     *)
-        echo "deps.sh: unknown group '$group' (expected bench or format)" >&2
+        echo "deps.sh: unknown group '$group' (expected bench, format or fuzz)" >&2
         exit 2
         ;;
     esac

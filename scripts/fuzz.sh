@@ -7,6 +7,7 @@
 #   FUZZ_BUILD_DIR=build-fuzz
 #   FUZZ_ARGS="..."      extra libFuzzer flags, e.g. "-max_len=65536"
 #   JOBS=2               build parallelism
+#   FUZZ_SOURCE_DIR=.    the source tree to configure (default: this repository)
 #
 # Each target runs as one libFuzzer job (-jobs=1) over a scratch corpus
 # (build-fuzz/corpus/<target>/, kept between runs, so long runs accumulate)
@@ -26,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 seconds=${FUZZ_SECONDS:-60}
-build=${FUZZ_BUILD_DIR:-build-fuzz}
+build=$(realpath -m "${FUZZ_BUILD_DIR:-build-fuzz}")
 source_dir=${FUZZ_SOURCE_DIR:-$repo}
 jobs=${JOBS:-2}
 all_targets=(parse chunked uri gzip_accept conn)
@@ -86,13 +87,19 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$artifacts" "$run"
     rm -f "$run"/fuzz-*.log
     echo "== fuzz_$t: ${seconds}s"
+    dict=()
+    case "$t" in
+    parse | chunked | conn) dict=(-dict="$repo/fuzz/http.dict") ;;
+    esac
     rc=0
+    # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
     # -jobs=1 runs one fuzzing process with its log in $run; a crash ends it.
     (cd "$run" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
         UBSAN_OPTIONS=print_stacktrace=1 \
-        "$repo/$build/fuzz/fuzz_$t" -max_total_time="$seconds" -jobs=1 -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$repo/$artifacts/" \
-        ${FUZZ_ARGS:-} "$repo/$corpus" "$repo/fuzz/corpus/$t" >/dev/null 2>&1) || rc=$?
+        "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -jobs=1 -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" \
+        "${dict[@]}" ${FUZZ_ARGS:-} "$corpus" "$repo/fuzz/corpus/$t" >/dev/null 2>&1) ||
+        rc=$?
     log="$run/fuzz-0.log"
     if [ -f "$log" ]; then
         grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log" | tail -n 2 || true

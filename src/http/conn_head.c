@@ -104,7 +104,7 @@ int conn_analyze(struct conn *c, const char *buf)
     const char *ae[HTTP_MAX_HEADERS];
     size_t ae_len[HTTP_MAX_HEADERS], nae = 0;
     int64_t length = -1;
-    int hosts = 0, expect_continue = 0, expect_other = 0;
+    int hosts = 0, expect_continue = 0, expect_other = 0, te_fields = 0;
 
     for (int i = 0; i < r->nheaders; i++) {
         const struct http_header *h = &r->headers[i];
@@ -115,6 +115,7 @@ int conn_analyze(struct conn *c, const char *buf)
             if (conn_parse_length(v, vl, &length) < 0)
                 return 400;
         } else if (http_slice_ieq(buf, h->name, "transfer-encoding")) {
+            te_fields++;
             conn_each_token(v, vl, conn_token_te, &f);
             if (vl == 0)
                 f.te_bad = 1;
@@ -133,6 +134,10 @@ int conn_analyze(struct conn *c, const char *buf)
         }
     }
 
+    /* A Transfer-Encoding field with no coding at all (", ,") is still not
+     * a final chunked: the framing cannot be known (RFC 9112 6.3). */
+    if (te_fields && !f.te_chunked && !f.te_other)
+        f.te_bad = 1;
     if (hosts > 1 || f.te_bad || (f.te_chunked && length >= 0) || (f.te_other && length >= 0))
         return 400;
     if (f.te_other)

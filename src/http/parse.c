@@ -141,6 +141,9 @@ static int parse_check_partial(struct http_request *r, const char *buf, size_t s
     const unsigned char *p = (const unsigned char *)buf;
     unsigned char delim = r->in_headers ? ':' : ' ';
 
+    /* A CR that ended the bytes seen before and is not followed by LF is bare. */
+    if (from > start && from < len && p[from - 1] == '\r')
+        return parse_fail(r, 400);
     for (size_t i = from; i < len; i++) {
         if (p[i] == '\0' || (p[i] == '\r' && i + 1 < len))
             return parse_fail(r, 400);

@@ -51,6 +51,7 @@ HEAD_CASES = {
     "cl-differing-list": (head(b"Content-Length: 5, 6") + b"hello!" + SMUGGLED, 400),
     "cl-differing-sign": (head(cl(5), b"Content-Length: +5") + b"hello" + SMUGGLED, 400),
     "cl-space-inside": (head(b"Content-Length: 1 0") + b"0123456789" + SMUGGLED, 400),
+    "cl-empty-second": (head(cl(5), b"Content-Length:") + b"hello" + SMUGGLED, 400),
     # Transfer-Encoding where chunked is not the single final coding.
     "te-chunked-identity": (head(b"Transfer-Encoding: chunked, identity") + ZERO, 400),
     "te-chunked-twice": (head(b"Transfer-Encoding: chunked, chunked") + ZERO, 400),
@@ -92,8 +93,8 @@ HEAD_CASES = {
 
 # -- framing decided by the chunked body --------------------------------------------
 
-def chunked_upload(body):
-    return head(TE, target=b"/files/%s" % uuid.uuid4().hex[:12].encode()) + body
+def chunked_upload(sub, body):
+    return head(TE, target=b"/files/%s/%s" % (sub.name.encode(), uuid.uuid4().hex[:12].encode())) + body
 
 
 BODY_CASES = {
@@ -144,6 +145,15 @@ def uploads(module_server, tmp_path_factory):
     return s
 
 
+@pytest.fixture
+def updir(uploads):
+    """An empty directory of the uploads server for this test alone (uploads
+    go to /files/<updir.name>/...), so one test's leftovers cannot fail another."""
+    d = uploads.dir / uuid.uuid4().hex[:12]
+    d.mkdir()
+    return d
+
+
 def assert_rejected(server, data, status):
     """status and Connection: close, then EOF with nothing more answered."""
     with server.conn() as c:
@@ -178,20 +188,21 @@ def test_head_framing_rejected(server, case):
 
 
 @pytest.mark.parametrize("case", list(BODY_CASES))
-def test_chunked_framing_rejected(uploads, case):
+def test_chunked_framing_rejected(uploads, updir, case):
     body, status = BODY_CASES[case]
-    assert_rejected(uploads, chunked_upload(body + SMUGGLED), status)
-    assert_no_files(uploads.dir)
+    assert_rejected(uploads, chunked_upload(updir, body + SMUGGLED), status)
+    assert_no_files(updir)
 
 
-def test_head_framing_rejected_on_upload(uploads):
+@pytest.mark.parametrize("case", ["cl-te", "te-cl", "cl-differing", "te-chunked-identity",
+                                  "te-xchunked", "te-empty-list", "te-obs-fold-value",
+                                  "nul-in-value"])
+def test_head_framing_rejected_on_upload(uploads, updir, case):
     """The same head-level refusals on an upload create no file at all."""
-    for case in ("cl-te", "te-cl", "cl-differing", "te-chunked-identity", "te-xchunked",
-                 "te-empty-list", "te-obs-fold-value", "nul-in-value"):
-        data, status = HEAD_CASES[case]
-        data = data.replace(b"POST /echo/x ", b"POST /files/%s " % case.encode(), 1)
-        assert_rejected(uploads, data, status)
-    assert_no_files(uploads.dir)
+    data, status = HEAD_CASES[case]
+    target = b"/files/%s/%s" % (updir.name.encode(), case.encode())
+    assert_rejected(uploads, data.replace(b" /echo/x ", b" " + target + b" ", 1), status)
+    assert_no_files(updir)
 
 
 # -- valid variants: accepted, body boundary exact ---------------------------------------
@@ -224,20 +235,19 @@ ACCEPTED = {
 
 
 @pytest.mark.parametrize("case", list(ACCEPTED))
-def test_valid_framing_accepted(uploads, case):
+def test_valid_framing_accepted(uploads, updir, case):
     headers, body, content = ACCEPTED[case]
-    name = f"ok-{case}"
     with uploads.conn() as c:
-        c.send(head(*headers, target=b"/files/" + name.encode()) + body + NEXT)
+        c.send(head(*headers, target=b"/files/%s/ok" % updir.name.encode()) + body + NEXT)
         r = c.read_response()
         assert r.status == 201, r
         assert r.get("Connection") == "keep-alive", r
         # The next request starts exactly where the body ends.
         r = c.read_response()
         assert (r.status, r.body) == (200, b"next"), r
-    assert (uploads.dir / name).read_bytes() == content
-    os.unlink(uploads.dir / name)
-    assert_no_files(uploads.dir)
+    assert (updir / "ok").read_bytes() == content
+    os.unlink(updir / "ok")
+    assert_no_files(updir)
 
 
 def test_body_on_get_is_read_and_skipped(server):
@@ -252,20 +262,20 @@ def test_body_on_get_is_read_and_skipped(server):
         assert c.read_response().body == b"next"
 
 
-def test_http10_chunked_processed_then_closed(uploads):
+def test_http10_chunked_processed_then_closed(uploads, updir):
     """RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing:
     the request may be processed, but the connection must close after it."""
     with uploads.conn() as c:
-        c.send(head(TE, target=b"/files/http10", version=b"HTTP/1.0")
+        c.send(head(TE, target=b"/files/%s/http10" % updir.name.encode(), version=b"HTTP/1.0")
                + b"3\r\nabc\r\n0\r\n\r\n" + SMUGGLED)
         r = c.read_response()
         assert r.status == 201, r
         assert r.get("Connection") == "close", r
         rest = c.read_eof(3.0)
         assert b"smuggled" not in rest and rest == b"", rest
-    assert (uploads.dir / "http10").read_bytes() == b"abc"
-    os.unlink(uploads.dir / "http10")
-    assert_no_files(uploads.dir)
+    assert (updir / "http10").read_bytes() == b"abc"
+    os.unlink(updir / "http10")
+    assert_no_files(updir)
 
 
 def test_rejection_after_good_requests_keeps_their_answers(server):
