@@ -162,9 +162,9 @@ int conn_drain(struct conn *c);
 
 /* Give up on the connection (shutdown deadline passed, socket dead): the next
  * conn_next() calls yield only the clean-up of files (close, unlink of a
- * partial upload), never a socket op, and then CLOSE. Idempotent. Call it only while no operation is
- * outstanding: an engine with a socket op in flight cancels it first, and
- * lets a file op complete (its result, e.g. a new fd, is needed to clean up). */
+ * partial upload), never a socket op, and then CLOSE. Idempotent. Call it only while no operation
+ * is outstanding: an engine with a socket op in flight cancels it first, and lets a file op
+ * complete (its result, e.g. a new fd, is needed to clean up). */
 void conn_abort(struct conn *c);
 
 /* Return the connection's buffers to the pool; call after CLOSE. */
