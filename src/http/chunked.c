@@ -39,17 +39,6 @@ void chunked_init(struct chunked *c)
     *c = (struct chunked){.state = ST_SIZE};
 }
 
-static int hex_value(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static int is_ws(unsigned char ch)
 {
     return ch == ' ' || ch == '\t';
@@ -81,7 +70,7 @@ static enum chunked_state size_line_byte(struct chunked *c, enum chunked_state s
 {
     switch (st) {
     case ST_SIZE: {
-        int d = hex_value(ch);
+        int d = http_hex_value(ch);
         if (d >= 0) {
             /* remaining accumulates the size so that total + remaining never
              * understates what the sender has declared so far. */

@@ -27,6 +27,17 @@ int http_is_tchar(unsigned char c)
     return parse_tchar[c];
 }
 
+int http_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* field-vchar / SP / HTAB, obs-text allowed (RFC 9110 5.5). */
 static int parse_is_field_char(unsigned char c)
 {

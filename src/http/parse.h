@@ -72,6 +72,9 @@ const struct http_header *http_request_header(const struct http_request *r, cons
 /* 1 when c is an RFC 9110 tchar. */
 int http_is_tchar(unsigned char c);
 
+/* The value of a hex digit (either case), or -1. */
+int http_hex_value(unsigned char c);
+
 /* ASCII case-insensitive comparison of a slice with a NUL-terminated string. */
 int http_slice_ieq(const char *buf, struct http_slice s, const char *str);
 

@@ -1,20 +1,10 @@
 /* uri.c - request-target path extraction, percent-decoding and the
  * face-value checks on /files/ names. */
 #include "http/uri.h"
+#include "http/parse.h"
 
 #include <string.h>
 #include <strings.h>
-
-static int uri_hex(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
 
 /* Length of "http://" or "https://" (any case) at the start of s, or 0. */
 static size_t uri_scheme_len(const char *s, size_t len)
@@ -73,8 +63,8 @@ long uri_pct_decode(char *dst, const char *src, size_t len)
         }
         if (len - i < 3)
             return -1;
-        int hi = uri_hex((unsigned char)src[i + 1]);
-        int lo = uri_hex((unsigned char)src[i + 2]);
+        int hi = http_hex_value((unsigned char)src[i + 1]);
+        int lo = http_hex_value((unsigned char)src[i + 2]);
         if (hi < 0 || lo < 0)
             return -1;
         dst[out++] = (char)(hi << 4 | lo);
