@@ -176,14 +176,28 @@ static const unsigned uring_flag_sets[] = {
     0,
 };
 
+/* A power of two from the environment variable name, or def. Test-only
+ * settings: they shrink rings and buffers so tests reach the paths for a
+ * full SQ, an overflowing CQ and exhausted receive buffers. */
+static unsigned uring_test_setting(const char *name, unsigned def)
+{
+    const char *v = getenv(name);
+    unsigned long n = v ? strtoul(v, NULL, 10) : 0;
+
+    if (n == 0 || n > 32768 || (n & (n - 1)) != 0)
+        return def;
+    return (unsigned)n;
+}
+
 static int uring_ring_init(struct io_uring *ring, unsigned *flags_used)
 {
+    unsigned sq = uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES);
     int ret = -EINVAL;
 
     for (size_t i = 0; i < sizeof(uring_flag_sets) / sizeof(uring_flag_sets[0]); i++) {
         struct io_uring_params p = {.flags = uring_flag_sets[i] | IORING_SETUP_CQSIZE,
-                                    .cq_entries = URING_CQ_ENTRIES};
-        ret = io_uring_queue_init_params(URING_SQ_ENTRIES, ring, &p);
+                                    .cq_entries = sq == URING_SQ_ENTRIES ? URING_CQ_ENTRIES : sq};
+        ret = io_uring_queue_init_params(sq, ring, &p);
         if (ret == 0) {
             if (flags_used)
                 *flags_used = uring_flag_sets[i];
@@ -480,17 +494,14 @@ static void *uring_worker_main(void *arg)
 
 /* ---- engine_ops ---- */
 
-/* Receive buffers per worker. RINGHTTPD_TEST_URING_BUFS (a power of two)
- * shrinks the ring so tests can exhaust it on purpose. */
+/* Receive buffers per worker; RINGHTTPD_TEST_URING_BUFS shrinks the ring. */
 static unsigned uring_nbufs(void)
 {
-    const char *v = getenv("RINGHTTPD_TEST_URING_BUFS");
-    unsigned long n = v ? strtoul(v, NULL, 10) : 0;
+    unsigned n = uring_test_setting("RINGHTTPD_TEST_URING_BUFS", URING_NBUFS);
 
-    if (n == 0 || n > 32768 || (n & (n - 1)) != 0)
-        return URING_NBUFS;
-    log_warn("test setting: %lu receive buffers per worker", n);
-    return (unsigned)n;
+    if (n != URING_NBUFS)
+        log_warn("test setting: %u receive buffers per worker", n);
+    return n;
 }
 
 static int uring_create(struct engine **out, const struct engine_env *env)

@@ -366,11 +366,18 @@ def buffer_client(server, n, results):
         results[n] = repr(e)
 
 
-def test_tiny_receive_buffer_ring(make_server, engine, tmp_path, monkeypatch):
-    """RINGHTTPD_TEST_URING_BUFS=2: two provided receive buffers for 50
-    concurrent connections; every request still succeeds (the threads engine
-    ignores the variable and runs the same load)."""
-    monkeypatch.setenv("RINGHTTPD_TEST_URING_BUFS", "2")
+@pytest.mark.parametrize("settings", [
+    {"RINGHTTPD_TEST_URING_BUFS": "2"},
+    # A 4-entry SQ and CQ: every turn fills the SQ (submit and retry) and
+    # overflows the CQ (multishot ops end and are re-armed).
+    {"RINGHTTPD_TEST_URING_BUFS": "4", "RINGHTTPD_TEST_URING_ENTRIES": "4"},
+], ids=["2-buffers", "4-entry-rings"])
+def test_tiny_receive_buffer_ring(make_server, engine, tmp_path, monkeypatch, settings):
+    """Test-only settings shrink the uring engine's receive buffers (and
+    rings) far below the load of 50 concurrent connections; every request
+    still succeeds (the threads engine ignores them and runs the same load)."""
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
     s = make_server(directory=tmp_path)
     if engine == "uring":
         # The note may follow the listener being ready: poll for it.
