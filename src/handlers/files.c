@@ -200,7 +200,7 @@ static char *files_tmp_name(struct conn *c)
     clock_gettime(CLOCK_REALTIME, &ts);
     seed ^= (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)c;
     seed = seed * 6364136223846793005u + 1442695040888963407u;
-    snprintf(c->blk->tmp_name, 40, ".ringhttpd-upload-%016llx", (unsigned long long)seed);
+    snprintf(c->blk->tmp_name, 40, FILES_TMP_PREFIX "%016llx", (unsigned long long)seed);
     return c->blk->tmp_name;
 }
 

@@ -254,6 +254,13 @@ static const char *conn_user_agent(const struct conn *c, const char *buf, size_t
  * "dir/"); 403 for one that tries to leave the directory or is malformed. */
 static int conn_file_name_status(const char *name, size_t len)
 {
+    const char *slash = memrchr(name, '/', len);
+    const char *base = slash ? slash + 1 : name;
+    size_t base_len = len - (size_t)(base - name);
+
+    if (base_len >= sizeof(FILES_TMP_PREFIX) - 1 &&
+        memcmp(base, FILES_TMP_PREFIX, sizeof(FILES_TMP_PREFIX) - 1) == 0)
+        return 403; /* the temporary files of uploads in progress */
     if (uri_file_name_ok(name, len))
         return 0;
     if ((len == 0 || name[len - 1] == '/') && memchr(name, '\0', len) == NULL &&

@@ -19,6 +19,11 @@
  * in-memory response (an 8 KiB echo, gzip expansion included) and its head. */
 #define CONN_OUT_RESERVE (HTTP_MAX_HEAD + 1024)
 
+/* Upload temporary files are named FILES_TMP_PREFIX + 16 hex digits. Names
+ * in that namespace are refused (403): a client must not read another's
+ * upload in progress, nor rename a file over it. */
+#define FILES_TMP_PREFIX ".ringhttpd-upload-"
+
 struct conn_block {
     struct conn_block *next_free;
     struct http_request req;

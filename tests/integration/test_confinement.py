@@ -19,6 +19,8 @@ REFUSED = [
     "/etc/passwd",
     "a%00b",
     "hello.txt%00.png",
+    ".ringhttpd-upload-0123456789abcdef",  # uploads in progress are not readable
+    "sub/.ringhttpd-upload-x",
 ]
 
 
@@ -37,7 +39,7 @@ def test_get_refused_names_403(server, name):
 
 
 @pytest.mark.parametrize("name", ["..%2Fpwned", "%2e%2e/pwned", "../pwned", "%2Ftmp%2Fpwned-ringhttpd",
-                                  "a%00b", "sub/../../pwned"])
+                                  "a%00b", "sub/../../pwned", ".ringhttpd-upload-0123456789abcdef"])
 def test_post_refused_names_403(server, files_root, name):
     before = outside_listing(files_root)
     with server.conn() as c:

@@ -389,6 +389,8 @@ static void test_large_file_and_names(void)
         {"POST /files/nodir/x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 409},
         {"POST /files/sub HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 409},
         {"GET /files/bad%zz HTTP/1.1\r\n\r\n", 400},
+        {"GET /files/.ringhttpd-upload-0123456789abcdef HTTP/1.1\r\n\r\n", 403},
+        {"POST /files/sub/.ringhttpd-upload-x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 403},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         d = (struct drive){.in = cases[i].req, .in_len = strlen(cases[i].req)};
