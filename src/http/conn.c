@@ -682,6 +682,10 @@ int conn_drain(struct conn *c)
 
 void conn_abort(struct conn *c)
 {
+    /* A file response cut short (its head already queued) is still logged,
+     * with the bytes that went out. */
+    if (c->state == CS_FILE && c->status == 200)
+        conn_log(c);
     if (c->state != CS_CLOSE)
         c->state = CS_CLEANUP;
 }
