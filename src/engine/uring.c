@@ -57,7 +57,6 @@ struct io_uring_sqe *uring_sqe(struct uring_worker *w)
 
 void uring_dq_remove(struct uring_worker *w, struct uconn *u)
 {
-    uint32_t slot = (uint32_t)(u - w->slab);
     enum uring_dq q = u->dq;
 
     if (q == DQ_NONE)
@@ -70,7 +69,6 @@ void uring_dq_remove(struct uring_worker *w, struct uconn *u)
         w->slab[u->dq_next].dq_prev = u->dq_prev;
     else
         w->dq_tail[q] = u->dq_prev;
-    (void)slot;
     u->dq = DQ_NONE;
     u->dq_prev = u->dq_next = URING_NIL;
 }

@@ -21,7 +21,7 @@
 
 #define UCONN_PAUSE_BYTES (64 * 1024) /* queued input that stops receiving */
 #define UCONN_PIPE_BYTES (256 * 1024)
-#define UCONN_PIPES_KEEP 64
+#define UCONN_PIPES_MAX 4096 /* splice pipes per worker: one per transfer in flight */
 
 static uint32_t uconn_slot(const struct uring_worker *w, const struct uconn *u)
 {
@@ -201,7 +201,7 @@ static int uconn_pipe_get(struct uring_worker *w)
         w->pipe_free = w->pipes[idx].next;
         return idx;
     }
-    if (w->npipes >= UCONN_PIPES_KEEP * 64u)
+    if (w->npipes >= UCONN_PIPES_MAX)
         return -EMFILE;
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -errno;
