@@ -239,7 +239,11 @@ static void log_startup(const struct server *srv)
 /* Create, run until SIGINT/SIGTERM, destroy. 0 or the exit status. */
 static int server_run(struct server *srv)
 {
-    struct engine_env env = {.listen_fd = srv->listen_fd, .http = &srv->http, .cfg = &srv->cfg};
+    struct engine_env env = {
+        .listen_fd = srv->listen_fd,
+        .http = &srv->http,
+        .cfg = &srv->cfg,
+        .access_log_fd = srv->http.access_log ? (int)(intptr_t)srv->http.access_log_arg : -1};
     int err = srv->ops->create(&srv->engine, &env);
 
     if (err < 0) {

@@ -14,12 +14,15 @@ struct engine; /* an engine's private state */
 
 /* What every engine gets: the listening socket (bound, listening,
  * non-blocking, close-on-exec; main owns it and closes it, engines must not),
- * the HTTP core's context and the config. stop() may be called before run()
+ * the HTTP core's context, the config and the access log. stop() may be called before run()
  * has started: the request must not be lost. */
 struct engine_env {
     int listen_fd;
     const struct http_ctx *http;
     const struct config *cfg;
+    /* The fd http->access_log writes to (-1: none). An engine may write the
+     * lines itself instead, as long as each line stays whole. */
+    int access_log_fd;
 };
 
 struct engine_ops {

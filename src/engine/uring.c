@@ -373,6 +373,10 @@ static void uring_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
         if (!w->stopping && !w->accept_armed)
             uring_arm_accept(w);
         return;
+    case UD_LOG:
+    case UD_LOG_POLL:
+        uring_log_on_cqe(w, cqe);
+        return;
     case UD_NONE:
         return;
     default:
@@ -415,6 +419,7 @@ static int uring_loop(struct uring_worker *w)
             if (wait_ms < 0 || left < wait_ms)
                 wait_ms = left;
         }
+        uring_log_flush(w); /* the lines of the last turn, one write */
         struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
                                        .tv_nsec = (wait_ms % 1000) * 1000000};
         int ret =
@@ -436,7 +441,7 @@ static int uring_loop(struct uring_worker *w)
         if (w->stopping) {
             if (w->now_ms >= w->drain_deadline_ms)
                 uring_drain_expired(w);
-            if (w->active == 0 && !w->accept_armed)
+            if (w->active == 0 && !w->accept_armed && uring_log_idle(w))
                 return 0;
             if (w->now_ms >= w->drain_deadline_ms + 400)
                 return 0; /* completions that never come must not hold the exit */
@@ -466,6 +471,12 @@ static int uring_worker_setup(struct uring_worker *w)
         w->dq_head[q] = w->dq_tail[q] = URING_NIL;
     w->starved_head = URING_NIL;
     w->pipe_free = -1;
+    w->http = *w->eng->env.http;
+    uring_log_init(w, w->eng->env.access_log_fd);
+    if (w->log.fd >= 0) {
+        w->http.access_log = uring_log_line;
+        w->http.access_log_arg = w;
+    }
     w->now_ms = uring_now_ms();
     uring_arm_stop(w);
     uring_arm_accept(w);
@@ -607,6 +618,7 @@ static void uring_destroy(struct engine *eng)
         }
         if (w->ring_ok)
             io_uring_queue_exit(&w->ring);
+        uring_log_finish(w);
         if (w->br)
             munmap(w->br, w->nbufs * sizeof(struct io_uring_buf));
         free(w->bufs);

@@ -39,15 +39,14 @@ static struct io_uring_sqe *uconn_sqe(struct uring_worker *w, struct uconn *u, u
 
 void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
 {
-    const struct engine_env *env = &w->eng->env;
     struct sockaddr_storage peer;
     socklen_t peer_len = sizeof(peer);
     int have_peer = 0;
 
     /* Only the access log needs the peer: skip the syscall otherwise. */
-    if (env->http->access_log)
+    if (w->http.access_log)
         have_peer = getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0;
-    conn_init(&u->core, env->http, have_peer ? &peer : NULL);
+    conn_init(&u->core, &w->http, have_peer ? &peer : NULL);
     u->fd = fd;
     u->dq = DQ_NONE;
     u->dq_prev = u->dq_next = URING_NIL;

@@ -29,6 +29,8 @@ enum uring_ud {
     UD_CLOSE,      /* close of the socket: the connection's last op */
     UD_STOP,       /* read of the stop eventfd */
     UD_BACKOFF,    /* timeout before re-arming accept after EMFILE */
+    UD_LOG,        /* write of access-log lines (uring_log.c) */
+    UD_LOG_POLL,   /* wait for the access log fd to take writes again */
     UD_NONE,       /* result not needed (close of a refused socket) */
 };
 
@@ -81,11 +83,26 @@ struct uring_pipe {
     int next; /* free list */
 };
 
+/* A worker's access log (uring_log.c): lines are appended to buf[fill];
+ * buf[fill ^ 1] is the one being written when busy. */
+struct uring_log {
+    int fd;          /* -1: no access log */
+    int pipe_atomic; /* a pipe shared by several workers: writes <= PIPE_BUF */
+    char *buf[2];
+    size_t len[2], cap[2];
+    unsigned fill;
+    size_t sent; /* bytes of the buffer in flight already written */
+    int busy, failed;
+    uint64_t dropped;
+};
+
 struct uring_worker {
     struct uring_engine *eng;
     unsigned index;
     pthread_t thread;
     struct io_uring ring;
+    struct http_ctx http; /* the engine's, with the access log going to log */
+    struct uring_log log;
     int stop_fd; /* eventfd: a read of it lives in the ring */
     uint64_t stop_val;
     int ring_ok;
@@ -129,6 +146,14 @@ void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint
                   int restart);
 void uring_dq_remove(struct uring_worker *w, struct uconn *u);
 void uring_buf_recycle(struct uring_worker *w, uint16_t bid);
+
+/* uring_log.c */
+void uring_log_init(struct uring_worker *w, int fd);
+void uring_log_line(void *arg, const char *line, size_t len);
+void uring_log_flush(struct uring_worker *w);
+void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe);
+int uring_log_idle(const struct uring_worker *w);
+void uring_log_finish(struct uring_worker *w);
 
 /* uring_conn.c */
 void uconn_start(struct uring_worker *w, struct uconn *u, int fd);

@@ -1,6 +1,9 @@
 """--access-log FILE|-: one Common Log Format line per request."""
 
+import os
 import re
+import threading
+import time
 
 from helpers import build_request, wait_until
 
@@ -72,3 +75,56 @@ def test_exact_line_shape(make_server, tmp_path):
     line = logged_lines(lambda: log.read_text() if log.exists() else "", 1)[0]
     assert re.match(r'^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] '
                     r'"GET /echo/x HTTP/1.1" 200 1$', line), line
+
+
+def test_lines_stay_whole_through_a_fifo_from_two_workers(make_server, tmp_path):
+    """Long lines from several event loops into one pipe: the uring engine
+    batches lines per worker, so each write must be cut at a line end and
+    stay within PIPE_BUF; no line may be torn or lost."""
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    got = bytearray()
+
+    def reader():
+        # Opens once the server opens the FIFO for writing. A slow reader keeps
+        # the pipe full, which is when writers' data could interleave.
+        with open(fifo, "rb", buffering=0) as f:
+            while chunk := f.read(4096):
+                got.extend(chunk)
+                time.sleep(0.0005)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    s = make_server("--access-log", fifo, "--workers", "2")
+    pad = "p" * 1500  # two lines exceed PIPE_BUF (4096) only with batching
+    paths = [f"/echo/{c}-{i}-{pad}" for c in range(8) for i in range(100)]
+
+    errors = []
+
+    def client(c):
+        try:
+            mine = [p for p in paths if p.startswith(f"/echo/{c}-")]
+            with s.conn() as conn:
+                conn.send(b"".join(build_request("GET", p) for p in mine))
+                for p in mine:
+                    assert conn.read_response().body == p[len("/echo/"):].encode()
+        except Exception as e:  # reported below, from the test's thread
+            errors.append(f"client {c}: {e!r}")
+
+    workers = [threading.Thread(target=client, args=(c,)) for c in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    assert not errors, errors
+    s.stop()
+    t.join(10)
+    assert not t.is_alive(), "the log FIFO was not closed at exit"
+    lines = got.decode().splitlines()
+    seen = []
+    for line in lines:
+        m = CLF.match(line)
+        assert m, f"torn or malformed line: {line[:120]!r}...{line[-60:]!r}"
+        assert m["status"] == "200", line[:120]
+        seen.append(m["request"])
+    assert sorted(seen) == sorted(f"GET {p} HTTP/1.1" for p in paths)

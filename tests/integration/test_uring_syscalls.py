@@ -4,7 +4,8 @@ Runs bench/uring_syscalls.sh (strace -f -c attached to a uring server while
 pipelined keep-alive load runs): no recv/send/read/write-family syscall may
 appear, and pipelined requests must share io_uring_enter calls (< 1 per
 request). A control run against the threads engine must show the recv/send
-calls, which proves the measurement sees them. Skipped without strace or when
+calls, which proves the measurement sees them. With --access-log the log
+lines must be written through the ring as well. Skipped without strace or when
 ptrace is denied.
 """
 
@@ -54,8 +55,10 @@ def syscall_table(out):
 
 
 @pytest.mark.engine("uring")
-def test_steady_state_makes_no_socket_syscalls(server_bin, engine):
-    rc, out, err = run_script(server_bin, N=4000, CONNS=4, DEPTH=16, ENGINE="uring")
+@pytest.mark.parametrize("access_log", [0, 1], ids=["no-log", "access-log"])
+def test_steady_state_makes_no_socket_syscalls(server_bin, engine, access_log):
+    rc, out, err = run_script(server_bin, N=4000, CONNS=4, DEPTH=16, ENGINE="uring",
+                              ACCESS_LOG=access_log)
     report = f"exit {rc}\nstdout:\n{out}\nstderr:\n{err[-2000:]}"
     assert rc == 0, report
     table = syscall_table(out)
@@ -65,6 +68,8 @@ def test_steady_state_makes_no_socket_syscalls(server_bin, engine):
     m = re.search(r"io_uring_enter calls per request: ([0-9.]+)", out)
     assert m, report
     assert float(m.group(1)) < 1.0, f"pipelined requests not coalesced:\n{report}"
+    if access_log:
+        assert re.search(r"^access log: \d+ lines$", out, re.M), report
 
 
 @pytest.mark.engine("uring")

@@ -1,0 +1,177 @@
+/* uring_log.c - the io_uring engine's access log: no blocking write on the
+ * event loop.
+ *
+ * Each worker appends the core's log lines to a buffer of its own; once per
+ * loop turn, before the wait, what has collected goes to the log fd as one
+ * IORING_OP_WRITE. While that write is in flight new lines go to the second
+ * buffer, which grows as needed up to URING_LOG_MAX; past that (a log device
+ * that cannot keep up) lines are dropped and counted, never blocking requests.
+ *
+ * Lines stay whole: a regular file is opened O_APPEND and each write holds
+ * whole lines; to a pipe or FIFO shared by several workers, each write is at
+ * most PIPE_BUF bytes cut at a line end, which the kernel keeps atomic. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/uring_internal.h"
+#include "util/log.h"
+
+#define URING_LOG_INITIAL (16 * 1024)
+#define URING_LOG_MAX (4 * 1024 * 1024)
+
+void uring_log_init(struct uring_worker *w, int fd)
+{
+    struct uring_log *l = &w->log;
+    struct stat st;
+
+    memset(l, 0, sizeof(*l));
+    l->fd = fd;
+    l->pipe_atomic = fd >= 0 && w->eng->nworkers > 1 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* http_ctx.access_log for a worker's connections: arg is the worker. */
+void uring_log_line(void *arg, const char *line, size_t len)
+{
+    struct uring_worker *w = arg;
+    struct uring_log *l = &w->log;
+    unsigned f = l->fill;
+
+    if (l->len[f] + len > l->cap[f]) {
+        size_t cap = l->cap[f] ? l->cap[f] : URING_LOG_INITIAL;
+        char *grown;
+
+        while (cap < l->len[f] + len)
+            cap *= 2;
+        grown = cap <= URING_LOG_MAX ? realloc(l->buf[f], cap) : NULL;
+        if (!grown) {
+            if (l->dropped++ == 0)
+                log_warn("access log: the log is not keeping up; dropping lines");
+            return;
+        }
+        l->buf[f] = grown;
+        l->cap[f] = cap;
+    }
+    memcpy(l->buf[f] + l->len[f], line, len);
+    l->len[f] += len;
+}
+
+/* Write the rest of the buffer in flight, from l->sent. */
+static void uring_log_submit(struct uring_worker *w)
+{
+    struct uring_log *l = &w->log;
+    unsigned b = l->fill ^ 1u;
+    const char *p = l->buf[b] + l->sent;
+    size_t n = l->len[b] - l->sent;
+    struct io_uring_sqe *sqe;
+
+    if (l->pipe_atomic && n > PIPE_BUF) {
+        size_t cut = PIPE_BUF;
+        while (cut > 0 && p[cut - 1] != '\n')
+            cut--;
+        n = cut ? cut : PIPE_BUF; /* a line always fits; the guard is for safety */
+    }
+    sqe = uring_sqe(w);
+    io_uring_prep_write(sqe, l->fd, p, (unsigned)n, (uint64_t)-1); /* -1: the file position */
+    io_uring_sqe_set_data64(sqe, UD_PACK(UD_LOG, 0, 0));
+    l->busy = 1;
+}
+
+void uring_log_flush(struct uring_worker *w)
+{
+    struct uring_log *l = &w->log;
+
+    if (l->busy || l->len[l->fill] == 0)
+        return;
+    l->fill ^= 1u;
+    l->len[l->fill] = 0;
+    l->sent = 0;
+    uring_log_submit(w);
+}
+
+void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
+{
+    struct uring_log *l = &w->log;
+    unsigned b = l->fill ^ 1u;
+
+    if (UD_OP(io_uring_cqe_get_data64(cqe)) == UD_LOG_POLL) {
+        uring_log_submit(w); /* the fd is writable again */
+        return;
+    }
+    if (cqe->res == -EAGAIN || cqe->res == -EINTR) {
+        /* A non-blocking fd the ring does not poll by itself (e.g. a tty):
+         * wait until it is writable instead of spinning. */
+        struct io_uring_sqe *sqe = uring_sqe(w);
+        io_uring_prep_poll_add(sqe, l->fd, POLLOUT);
+        io_uring_sqe_set_data64(sqe, UD_PACK(UD_LOG_POLL, 0, 0));
+        return;
+    }
+    if (cqe->res <= 0) {
+        if (!l->failed)
+            log_warn("access log: %s (further failures are not reported)",
+                     cqe->res < 0 ? strerror(-cqe->res) : "nothing written");
+        l->failed = 1;
+        l->sent = l->len[b]; /* drop this buffer's lines */
+    } else {
+        l->sent += (size_t)cqe->res;
+    }
+    if (l->sent < l->len[b]) {
+        uring_log_submit(w);
+        return;
+    }
+    l->busy = 0;
+    l->len[b] = 0;
+}
+
+int uring_log_idle(const struct uring_worker *w)
+{
+    return !w->log.busy && w->log.len[w->log.fill] == 0;
+}
+
+static uint64_t uring_log_count_lines(const char *p, size_t n)
+{
+    uint64_t lines = 0;
+
+    for (const char *end = p + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        lines++;
+    return lines;
+}
+
+/* After the ring is gone. Lines the ring did not write (a shutdown that ran
+ * out of time) go out with write(2): the log has been taking writes, so this
+ * is brief. With a write still in flight, the log is stuck (a pipe nobody
+ * reads): the lines are dropped rather than hang the exit, and the buffer
+ * in flight is not freed, since the kernel may still read it. */
+void uring_log_finish(struct uring_worker *w)
+{
+    struct uring_log *l = &w->log;
+    unsigned f = l->fill;
+    size_t off = 0;
+
+    if (l->busy) {
+        l->dropped += uring_log_count_lines(l->buf[f ^ 1u] + l->sent, l->len[f ^ 1u] - l->sent) +
+                      uring_log_count_lines(l->buf[f], l->len[f]);
+        l->buf[f ^ 1u] = NULL; /* left to the kernel, once, at exit */
+    } else {
+        while (!l->failed && off < l->len[f]) {
+            ssize_t n = write(l->fd, l->buf[f] + off, l->len[f] - off);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            off += (size_t)n;
+        }
+    }
+    free(l->buf[0]);
+    free(l->buf[1]);
+    memset(l->buf, 0, sizeof(l->buf));
+    l->len[0] = l->len[1] = l->cap[0] = l->cap[1] = 0;
+    l->busy = 0;
+    if (l->dropped)
+        log_warn("access log: %llu lines dropped (worker %u)", (unsigned long long)l->dropped,
+                 w->index);
+}
