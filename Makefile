@@ -19,6 +19,10 @@ QUICK       ?=
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
+# The suite once more on the uring engine with two rings per server
+# (connection handoff between workers, per-worker access logs).
+URING_2W = RINGHTTPD_ENGINES=uring RINGHTTPD_URING_WORKERS=2
+
 SOURCES = $(shell find src tests fuzz -name '*.[ch]' 2>/dev/null)
 
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -46,12 +50,14 @@ run: build
 
 test: test-release test-asan
 
-# Release-like build with -Werror: unit tests, then the integration suite.
+# Release-like build with -Werror: unit tests, then the integration suite
+# (both engines), then the suite again on uring with --workers 2.
 test-release: deps
 	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRINGHTTPD_WERROR=ON $(CMAKE_ARGS)
 	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 	RINGHTTPD_BIN=$(CURDIR)/$(BUILD_DIR)/ringhttpd $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+	RINGHTTPD_BIN=$(CURDIR)/$(BUILD_DIR)/ringhttpd $(URING_2W) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # The same tests on an ASan+UBSan build: any leak or undefined behaviour fails.
 test-asan: deps
@@ -60,6 +66,8 @@ test-asan: deps
 	$(CMAKE) --build $(ASAN_DIR) -j$(JOBS)
 	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
 	$(ASAN_ENV) RINGHTTPD_BIN=$(CURDIR)/$(ASAN_DIR)/ringhttpd \
+		$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+	$(ASAN_ENV) RINGHTTPD_BIN=$(CURDIR)/$(ASAN_DIR)/ringhttpd $(URING_2W) \
 		$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # Benchmarks against the threads engine, nginx, lighttpd and h2o (see BENCHMARKS.md).

@@ -284,6 +284,74 @@ static void uring_refuse(struct uring_worker *w, int fd)
     io_uring_sqe_set_data64(sqe, UD_PACK(UD_NONE, 0, 0));
 }
 
+/* Serve fd here: it is counted in nconns and in w->assigned. */
+static void uring_adopt(struct uring_worker *w, int fd)
+{
+    struct uconn *u;
+
+    if (w->stopping || w->free_head == URING_NIL) {
+        atomic_fetch_sub(&w->assigned, 1);
+        atomic_fetch_sub(&w->eng->nconns, 1);
+        uring_refuse(w, fd);
+        return;
+    }
+    u = &w->slab[w->free_head];
+    w->free_head = u->dq_next;
+    w->active++;
+    uconn_start(w, u, fd);
+}
+
+/* The worker with the fewest connections (this one on a tie). The kernel
+ * wakes one waiting accept per connection, and a multishot accept never
+ * leaves the front of the listener's queue: without this, one worker would
+ * take every connection. */
+static struct uring_worker *uring_pick(struct uring_worker *w)
+{
+    struct uring_engine *e = w->eng;
+    struct uring_worker *best = w;
+    unsigned best_load = atomic_load_explicit(&w->assigned, memory_order_relaxed);
+
+    if (e->nworkers == 1 || atomic_load_explicit(&e->no_handoff, memory_order_relaxed))
+        return w;
+    for (unsigned i = 0; i < e->nworkers; i++) {
+        struct uring_worker *t = &e->workers[i];
+        unsigned load = atomic_load_explicit(&t->assigned, memory_order_relaxed);
+        if (t != w && load < best_load && atomic_load_explicit(&t->ready, memory_order_acquire)) {
+            best = t;
+            best_load = load;
+        }
+    }
+    return best;
+}
+
+/* Pass fd to worker t with IORING_OP_MSG_RING: t gets a UD_HANDOFF CQE whose
+ * res is the fd (fds are process-wide). If the message fails, fd stays here. */
+static void uring_handoff(struct uring_worker *w, struct uring_worker *t, int fd)
+{
+    struct io_uring_sqe *sqe = uring_sqe(w);
+
+    io_uring_prep_msg_ring(sqe, t->ring.ring_fd, (unsigned)fd, UD_PACK(UD_HANDOFF, 0, 0), 0);
+    io_uring_sqe_set_data64(sqe, UD_PACK(UD_HANDOFF_SENT, (uint32_t)fd, t->index));
+}
+
+static void uring_on_handoff_sent(struct uring_worker *w, const struct io_uring_cqe *cqe)
+{
+    uint64_t ud = io_uring_cqe_get_data64(cqe);
+    struct uring_worker *t = &w->eng->workers[UD_GEN(ud)];
+
+    if (cqe->res >= 0)
+        return;
+    if (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP) {
+        if (!atomic_exchange(&w->eng->no_handoff, 1))
+            log_warn("io_uring: MSG_RING not supported (%s): each worker serves the "
+                     "connections it accepts",
+                     strerror(-cqe->res));
+    }
+    atomic_fetch_sub(&t->assigned, 1);
+    atomic_fetch_add(&w->assigned, 1);
+    uring_adopt(w, (int)UD_SLOT(ud));
+}
+
 static void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe)
 {
     struct uring_engine *e = w->eng;
@@ -292,14 +360,16 @@ static void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *c
         w->accept_armed = 0;
     if (cqe->res >= 0) {
         unsigned n = atomic_fetch_add(&e->nconns, 1);
-        if (w->stopping || w->free_head == URING_NIL || (e->max_conns && n >= e->max_conns)) {
+        if (w->stopping || (e->max_conns && n >= e->max_conns)) {
             atomic_fetch_sub(&e->nconns, 1);
             uring_refuse(w, cqe->res);
         } else {
-            struct uconn *u = &w->slab[w->free_head];
-            w->free_head = u->dq_next;
-            w->active++;
-            uconn_start(w, u, cqe->res);
+            struct uring_worker *t = uring_pick(w);
+            atomic_fetch_add(&t->assigned, 1);
+            if (t == w)
+                uring_adopt(w, cqe->res);
+            else
+                uring_handoff(w, t, cqe->res);
         }
     } else if (cqe->res != -ECANCELED && w->now_ms - w->accept_log_ms > 1000) {
         w->accept_log_ms = w->now_ms;
@@ -335,6 +405,7 @@ static void uring_begin_stop(struct uring_worker *w)
     struct io_uring_sqe *sqe;
 
     w->stopping = 1;
+    atomic_store(&w->ready, 0); /* no more handoffs to this worker */
     w->drain_deadline_ms = w->now_ms + ENGINE_DRAIN_MS;
     if (w->accept_armed) {
         sqe = uring_sqe(w);
@@ -372,6 +443,12 @@ static void uring_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
         w->backoff_armed = 0;
         if (!w->stopping && !w->accept_armed)
             uring_arm_accept(w);
+        return;
+    case UD_HANDOFF:
+        uring_adopt(w, cqe->res);
+        return;
+    case UD_HANDOFF_SENT:
+        uring_on_handoff_sent(w, cqe);
         return;
     case UD_LOG:
     case UD_LOG_POLL:
@@ -479,8 +556,28 @@ static int uring_worker_setup(struct uring_worker *w)
     }
     w->now_ms = uring_now_ms();
     uring_arm_stop(w);
-    uring_arm_accept(w);
     return 0;
+}
+
+/* Every worker sets up its ring before any accepts: a worker that accepted
+ * first could otherwise take the fds another one needs for its ring (a low
+ * RLIMIT_NOFILE). 1 when all succeeded; 0 when one failed (all then exit).
+ * A worker that could not be started counts as failed (uring_run). */
+static int uring_gate(struct uring_engine *e, int ok)
+{
+    int all_ok;
+
+    pthread_mutex_lock(&e->gate_lock);
+    e->gate_arrived++;
+    if (!ok)
+        e->gate_failed = 1;
+    if (e->gate_arrived == e->nworkers || e->gate_failed)
+        pthread_cond_broadcast(&e->gate_cond);
+    while (e->gate_arrived < e->nworkers && !e->gate_failed)
+        pthread_cond_wait(&e->gate_cond, &e->gate_lock);
+    all_ok = !e->gate_failed;
+    pthread_mutex_unlock(&e->gate_lock);
+    return all_ok;
 }
 
 static void *uring_worker_main(void *arg)
@@ -494,8 +591,11 @@ static void *uring_worker_main(void *arg)
     ret = uring_worker_setup(w);
     if (ret < 0)
         log_error("io_uring worker %u: set-up failed: %s", w->index, strerror(-ret));
-    else
+    if (uring_gate(w->eng, ret == 0) && ret == 0) {
+        uring_arm_accept(w);
+        atomic_store_explicit(&w->ready, 1, memory_order_release);
         ret = uring_loop(w);
+    }
     w->result = ret;
     conn_thread_cleanup();
     return NULL;
@@ -522,6 +622,8 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     if (!e)
         return -ENOMEM;
     e->env = *env;
+    pthread_mutex_init(&e->gate_lock, NULL);
+    pthread_cond_init(&e->gate_cond, NULL);
     e->nworkers = env->cfg->workers ? env->cfg->workers : 1;
     e->max_conns = env->cfg->max_connections;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < nslots)
@@ -548,6 +650,8 @@ fail:
             if (e->workers[i].stop_fd > 0)
                 close(e->workers[i].stop_fd);
     free(e->workers);
+    pthread_mutex_destroy(&e->gate_lock);
+    pthread_cond_destroy(&e->gate_cond);
     free(e);
     return -ENOMEM;
 }
@@ -571,12 +675,11 @@ static int uring_run(struct engine *eng)
             break;
         }
     }
-    if (result) {
-        for (unsigned i = 0; i < started; i++) {
-            uint64_t one = 1;
-            if (write(e->workers[i].stop_fd, &one, sizeof(one)) < 0)
-                log_error("stop: %s", strerror(errno));
-        }
+    if (result) { /* the workers started wait at the gate: release them to exit */
+        pthread_mutex_lock(&e->gate_lock);
+        e->gate_failed = 1;
+        pthread_cond_broadcast(&e->gate_cond);
+        pthread_mutex_unlock(&e->gate_lock);
     }
     for (unsigned i = 0; i < started; i++) {
         pthread_join(e->workers[i].thread, NULL);
@@ -616,8 +719,19 @@ static void uring_destroy(struct engine *eng)
             free(w->stx_free);
             w->stx_free = next;
         }
-        if (w->ring_ok)
+        if (w->ring_ok) {
+            struct io_uring_cqe *cqe;
+            unsigned head, seen = 0;
+            /* A connection passed to this worker as it stopped. */
+            io_uring_for_each_cqe(&w->ring, head, cqe)
+            {
+                if (UD_OP(io_uring_cqe_get_data64(cqe)) == UD_HANDOFF && cqe->res >= 0)
+                    close(cqe->res);
+                seen++;
+            }
+            io_uring_cq_advance(&w->ring, seen);
             io_uring_queue_exit(&w->ring);
+        }
         uring_log_finish(w);
         if (w->br)
             munmap(w->br, w->nbufs * sizeof(struct io_uring_buf));
@@ -629,6 +743,8 @@ static void uring_destroy(struct engine *eng)
         close(w->stop_fd);
     }
     free(e->workers);
+    pthread_mutex_destroy(&e->gate_lock);
+    pthread_cond_destroy(&e->gate_cond);
     free(e);
 }
 

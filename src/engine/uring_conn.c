@@ -518,5 +518,6 @@ void uconn_free_if_done(struct uring_worker *w, struct uconn *u)
     u->dq_next = w->free_head;
     w->free_head = uconn_slot(w, u);
     w->active--;
+    atomic_fetch_sub(&w->assigned, 1);
     atomic_fetch_sub(&w->eng->nconns, 1);
 }

@@ -21,17 +21,19 @@ enum uring_ud {
     UD_ACCEPT = 1,
     UD_RECV, /* multishot recv over the buffer ring */
     UD_SEND,
-    UD_FILE,       /* OPEN, STAT, READ, WRITE, FSYNC, RENAME, UNLINK, CLOSE_FILE, SHUTDOWN */
-    UD_SPLICE_IN,  /* file -> pipe */
-    UD_SPLICE_OUT, /* pipe -> socket */
-    UD_KILL,       /* shutdown(SHUT_RDWR) forcing a stalled send to fail */
-    UD_CANCEL,     /* cancel of the multishot recv before close */
-    UD_CLOSE,      /* close of the socket: the connection's last op */
-    UD_STOP,       /* read of the stop eventfd */
-    UD_BACKOFF,    /* timeout before re-arming accept after EMFILE */
-    UD_LOG,        /* write of access-log lines (uring_log.c) */
-    UD_LOG_POLL,   /* wait for the access log fd to take writes again */
-    UD_NONE,       /* result not needed (close of a refused socket) */
+    UD_FILE,         /* OPEN, STAT, READ, WRITE, FSYNC, RENAME, UNLINK, CLOSE_FILE, SHUTDOWN */
+    UD_SPLICE_IN,    /* file -> pipe */
+    UD_SPLICE_OUT,   /* pipe -> socket */
+    UD_KILL,         /* shutdown(SHUT_RDWR) forcing a stalled send to fail */
+    UD_CANCEL,       /* cancel of the multishot recv before close */
+    UD_CLOSE,        /* close of the socket: the connection's last op */
+    UD_STOP,         /* read of the stop eventfd */
+    UD_BACKOFF,      /* timeout before re-arming accept after EMFILE */
+    UD_HANDOFF,      /* a connection from another worker: res is its fd */
+    UD_HANDOFF_SENT, /* the MSG_RING that passed one: gen = target worker, slot = fd */
+    UD_LOG,          /* write of access-log lines (uring_log.c) */
+    UD_LOG_POLL,     /* wait for the access log fd to take writes again */
+    UD_NONE,         /* result not needed (close of a refused socket) */
 };
 
 #define UD_PACK(op, slot, gen)                                                                     \
@@ -124,6 +126,12 @@ struct uring_worker {
 
     struct statx *stx_free; /* free statx buffers (linked through their first bytes) */
 
+    /* Connections assigned to this worker: open, or passed to it and not yet
+     * received. Written by any worker (atomically), read to pick the least
+     * loaded one. ready: the ring can take handoffs. */
+    atomic_uint assigned;
+    atomic_int ready;
+
     uint64_t now_ms;
     uint64_t drain_deadline_ms;
     int stopping, accept_armed, backoff_armed;
@@ -135,7 +143,12 @@ struct uring_engine {
     struct engine_env env;
     struct uring_worker *workers;
     unsigned nworkers;
-    atomic_uint nconns; /* open connections, for --max-connections */
+    atomic_uint nconns;        /* open connections, for --max-connections */
+    atomic_int no_handoff;     /* the kernel refused MSG_RING: each worker keeps its own */
+    pthread_mutex_t gate_lock; /* start-up: no worker accepts before all rings exist */
+    pthread_cond_t gate_cond;
+    unsigned gate_arrived;
+    int gate_failed;
     unsigned max_conns;
     unsigned setup_flags; /* ring flags the kernel accepted */
 };

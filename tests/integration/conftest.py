@@ -1,8 +1,10 @@
 """Fixtures for the ringhttpd integration suite.
 
 Every test that uses a server runs once per engine in RINGHTTPD_ENGINES
-(comma list, default "threads,uring"). The shared server (`server`) is started once
-per engine and session; tests needing special flags start their own with
+(comma list, default "threads,uring"; RINGHTTPD_URING_WORKERS=N gives every
+uring server N rings unless the test sets --workers). The shared server
+(`server`) is started once per engine and session; tests needing special
+flags start their own with
 `make_server` (function scope) or `module_server` (module scope). Every
 server is stopped with SIGTERM at the end and must then exit 0 with no
 sanitizer output on stderr, or the test (or its teardown) fails.

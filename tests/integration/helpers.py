@@ -105,6 +105,11 @@ class Server:
         cmd = [str(self.binary)]
         if self.engine:
             cmd += ["--engine", self.engine]
+        # RINGHTTPD_URING_WORKERS=N: every uring server runs N rings (unless the
+        # test sets --workers itself), so the suite covers connection handoff.
+        workers = os.environ.get("RINGHTTPD_URING_WORKERS")
+        if workers and self.engine == "uring" and "--workers" not in self.args:
+            cmd += ["--workers", workers]
         if port:
             cmd += ["--port", str(port)]
         if self.pass_bind and self.bind:

@@ -378,3 +378,50 @@ def test_idle_uring_server_does_not_spin(make_server, engine):
     finally:
         for c in conns:
             c.close()
+
+
+def ring_completions(pid):
+    """{ring fd: completions posted (CqTail)} for each io_uring of pid."""
+    rings = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[io_uring]":
+                continue
+            info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        m = re.search(r"^CqTail:\s*(\d+)", info, re.M)
+        if m:
+            rings[fd] = int(m.group(1))
+    return rings
+
+
+@pytest.mark.engine("uring")
+def test_workers_share_the_connections(make_server, engine):
+    """--workers 2: connections that all arrive at once are spread over both
+    rings. The kernel hands every connection to the same waiting accept; the
+    engine passes connections on to the least loaded worker (MSG_RING)."""
+    s = make_server("--workers", "2")
+    wait_until(lambda: len(ring_completions(s.proc.pid)) == 2, 10.0, what="two rings")
+    conns = [socket.create_connection((LOCALHOST, s.port), timeout=5) for _ in range(8)]
+    try:
+        # All 8 are in the accept queue before any byte is sent.
+        before = ring_completions(s.proc.pid)
+        for _ in range(10):
+            for i, c in enumerate(conns):
+                c.sendall(build_request("GET", f"/echo/{i}"))
+            for i, c in enumerate(conns):
+                data = b""
+                while not data.endswith(b"\r\n\r\n" + str(i).encode()):
+                    chunk = c.recv(4096)
+                    assert chunk, f"connection {i} closed"
+                    data += chunk
+                assert data.startswith(b"HTTP/1.1 200 ")
+        after = ring_completions(s.proc.pid)
+    finally:
+        for c in conns:
+            c.close()
+    # One connection's 10 requests are >= 20 completions (recv + send each).
+    busy = {fd: after[fd] - before.get(fd, 0) for fd in after}
+    assert len(busy) == 2 and all(n >= 20 for n in busy.values()), (
+        f"completions per ring during the load: {busy} (one ring served everything)")
