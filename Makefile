@@ -18,6 +18,7 @@ DEPS        ?= scripts/deps.sh
 QUICK       ?=
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
+FUZZ_ARGS    ?=
 
 # The suite once more on the uring engine with two rings per server
 # (connection handoff between workers, per-worker access logs).
@@ -75,9 +76,10 @@ test-asan: deps
 bench:
 	QUICK=$(QUICK) PYTHON=$(PYTHON) bash bench/run.sh
 
-# libFuzzer targets (clang, build-fuzz/), each for FUZZ_SECONDS; FUZZ_TARGETS picks some.
+# libFuzzer targets (clang, build-fuzz/), each for FUZZ_SECONDS; FUZZ_TARGETS picks
+# some, FUZZ_ARGS adds libFuzzer flags (CI: -seed=1).
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_TARGETS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ARGS="$(FUZZ_ARGS)" JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(DEMO_DIR)

@@ -682,10 +682,14 @@ int conn_drain(struct conn *c)
 
 void conn_abort(struct conn *c)
 {
-    /* A file response cut short (its head already queued) is still logged,
-     * with the bytes that went out. */
-    if (c->state == CS_FILE && c->status == 200)
+    /* A response whose head was queued but whose request is not done (a
+     * file being sent) is still logged, with the bytes that went out. Every
+     * finished request was logged by conn_request_done(), which clears the
+     * status. */
+    if (c->status) {
         conn_log(c);
+        c->status = 0;
+    }
     if (c->state != CS_CLOSE)
         c->state = CS_CLEANUP;
 }
