@@ -518,8 +518,12 @@ static int uring_loop(struct uring_worker *w)
         if (w->stopping) {
             if (w->now_ms >= w->drain_deadline_ms)
                 uring_drain_expired(w);
-            if (w->active == 0 && !w->accept_armed && uring_log_idle(w))
-                return 0;
+            if (w->active == 0 && !w->accept_armed) {
+                if (uring_log_idle(w))
+                    return 0;
+                if (w->now_ms >= w->drain_deadline_ms)
+                    uring_log_cancel(w); /* only a stuck log is left */
+            }
             if (w->now_ms >= w->drain_deadline_ms + 400)
                 return 0; /* completions that never come must not hold the exit */
         }

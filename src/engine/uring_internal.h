@@ -95,6 +95,7 @@ struct uring_log {
     unsigned fill;
     size_t sent; /* bytes of the buffer in flight already written */
     int busy, failed;
+    int cancelled; /* shutdown gave up on the log: lines are dropped */
     uint64_t dropped;
 };
 
@@ -166,6 +167,7 @@ void uring_log_line(void *arg, const char *line, size_t len);
 void uring_log_flush(struct uring_worker *w);
 void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe);
 int uring_log_idle(const struct uring_worker *w);
+void uring_log_cancel(struct uring_worker *w);
 void uring_log_finish(struct uring_worker *w);
 
 /* uring_conn.c */

@@ -81,12 +81,34 @@ static void uring_log_submit(struct uring_worker *w)
     l->busy = 1;
 }
 
+static uint64_t uring_log_count_lines(const char *p, size_t n)
+{
+    uint64_t lines = 0;
+
+    if (n == 0)
+        return 0; /* p may be NULL: nothing was ever buffered */
+    for (const char *end = p + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        lines++;
+    return lines;
+}
+
+/* Lines that will not be written: counted, then forgotten. */
+static void uring_log_drop(struct uring_log *l, unsigned b, size_t from)
+{
+    l->dropped += uring_log_count_lines(l->buf[b] + from, l->len[b] - from);
+    l->len[b] = 0;
+}
+
 void uring_log_flush(struct uring_worker *w)
 {
     struct uring_log *l = &w->log;
 
     if (l->busy || l->len[l->fill] == 0)
         return;
+    if (l->cancelled) { /* shutdown gave up on the log */
+        uring_log_drop(l, l->fill, 0);
+        return;
+    }
     l->fill ^= 1u;
     l->len[l->fill] = 0;
     l->sent = 0;
@@ -98,6 +120,11 @@ void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
     struct uring_log *l = &w->log;
     unsigned b = l->fill ^ 1u;
 
+    if (l->cancelled) {
+        uring_log_drop(l, b, l->sent);
+        l->busy = 0;
+        return;
+    }
     if (UD_OP(io_uring_cqe_get_data64(cqe)) == UD_LOG_POLL) {
         uring_log_submit(w); /* the fd is writable again */
         return;
@@ -132,44 +159,42 @@ int uring_log_idle(const struct uring_worker *w)
     return !w->log.busy && w->log.len[w->log.fill] == 0;
 }
 
-static uint64_t uring_log_count_lines(const char *p, size_t n)
+/* Shutdown has run out of time and only the log is left (a pipe nobody
+ * reads): cancel the write in flight; its lines and any others are dropped
+ * and counted. Its completion frees the buffer for uring_log_finish(). */
+void uring_log_cancel(struct uring_worker *w)
 {
-    uint64_t lines = 0;
+    static const unsigned ops[] = {UD_LOG, UD_LOG_POLL};
 
-    for (const char *end = p + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-        lines++;
-    return lines;
+    if (w->log.cancelled)
+        return;
+    w->log.cancelled = 1;
+    for (unsigned i = 0; w->log.busy && i < 2; i++) {
+        struct io_uring_sqe *sqe = uring_sqe(w);
+        io_uring_prep_cancel64(sqe, UD_PACK(ops[i], 0, 0), 0);
+        io_uring_sqe_set_data64(sqe, UD_PACK(UD_NONE, 0, 0));
+    }
+    uring_log_drop(&w->log, w->log.fill, 0);
 }
 
-/* After the ring is gone. Lines the ring did not write (a shutdown that ran
- * out of time) go out with write(2): the log has been taking writes, so this
- * is brief. With a write still in flight, the log is stuck (a pipe nobody
- * reads): the lines are dropped rather than hang the exit, and the buffer
- * in flight is not freed, since the kernel may still read it. */
+/* After the worker's loop. The log never blocks the exit: lines still
+ * buffered are dropped and counted. A write whose cancellation never
+ * completed keeps its buffer (the kernel may still read it): a bounded
+ * allocation left behind once, at exit. */
 void uring_log_finish(struct uring_worker *w)
 {
     struct uring_log *l = &w->log;
     unsigned f = l->fill;
-    size_t off = 0;
 
     if (l->busy) {
-        l->dropped += uring_log_count_lines(l->buf[f ^ 1u] + l->sent, l->len[f ^ 1u] - l->sent) +
-                      uring_log_count_lines(l->buf[f], l->len[f]);
-        l->buf[f ^ 1u] = NULL; /* left to the kernel, once, at exit */
-    } else {
-        while (!l->failed && off < l->len[f]) {
-            ssize_t n = write(l->fd, l->buf[f] + off, l->len[f] - off);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            off += (size_t)n;
-        }
+        uring_log_drop(l, f ^ 1u, l->sent);
+        l->buf[f ^ 1u] = NULL;
     }
+    uring_log_drop(l, f, 0);
     free(l->buf[0]);
     free(l->buf[1]);
     memset(l->buf, 0, sizeof(l->buf));
-    l->len[0] = l->len[1] = l->cap[0] = l->cap[1] = 0;
+    l->cap[0] = l->cap[1] = 0;
     l->busy = 0;
     if (l->dropped)
         log_warn("access log: %llu lines dropped (worker %u)", (unsigned long long)l->dropped,

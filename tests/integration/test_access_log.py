@@ -5,6 +5,8 @@ import re
 import threading
 import time
 
+import pytest
+
 from helpers import build_request, wait_until
 
 CLF = re.compile(
@@ -128,3 +130,43 @@ def test_lines_stay_whole_through_a_fifo_from_two_workers(make_server, tmp_path)
         assert m["status"] == "200", line[:120]
         seen.append(m["request"])
     assert sorted(seen) == sorted(f"GET {p} HTTP/1.1" for p in paths)
+
+
+@pytest.mark.engine("uring")
+def test_a_stuck_log_never_stalls_requests_or_shutdown(make_server, tmp_path):
+    """A log pipe nobody reads: the uring engine keeps answering (lines wait
+    in memory up to 4 MiB per worker, then are dropped and counted) and still
+    shuts down on time. (The threads engine writes with write(2): a stuck
+    log blocks its workers, as it would nginx's.)"""
+    fifo = tmp_path / "stuck.fifo"
+    os.mkfifo(fifo)
+    # Held open, never read: the pipe fills at 64 KiB.
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        s = make_server("--access-log", fifo, "--workers", "1")  # one 4 MiB cap
+        path = "/echo/" + "s" * 1500
+        per_conn, nconns = 400, 8  # 3,200 lines of ~1.6 KB: over 4 MiB
+        errors = []
+
+        def client(c):
+            try:
+                with s.conn(timeout=10) as conn:
+                    conn.send(build_request("GET", path) * per_conn)
+                    for _ in range(per_conn):
+                        assert conn.read_response().status == 200
+            except Exception as e:  # reported below, from the test's thread
+                errors.append(f"client {c}: {e!r}")
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(nconns)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        wait_until(lambda: "dropping lines" in s.stderr(), 5.0, what="the dropping warning")
+        rc, took = s.stop(timeout=10)
+        assert rc == 0, s.stderr()[-2000:]
+        assert took < 3.0, f"exit took {took:.2f}s: shutdown waited for the stuck log"
+        assert re.search(r"access log: \d+ lines dropped", s.stderr()), s.stderr()[-2000:]
+    finally:
+        os.close(rfd)
