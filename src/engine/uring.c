@@ -560,6 +560,8 @@ static int uring_worker_setup(struct uring_worker *w)
     }
     w->now_ms = uring_now_ms();
     uring_arm_stop(w);
+    /* Handoffs may come now: they wait in the ring until the loop runs. */
+    atomic_store_explicit(&w->ready, 1, memory_order_release);
     return 0;
 }
 
@@ -597,7 +599,6 @@ static void *uring_worker_main(void *arg)
         log_error("io_uring worker %u: set-up failed: %s", w->index, strerror(-ret));
     if (uring_gate(w->eng, ret == 0) && ret == 0) {
         uring_arm_accept(w);
-        atomic_store_explicit(&w->ready, 1, memory_order_release);
         ret = uring_loop(w);
     }
     w->result = ret;
