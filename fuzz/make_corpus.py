@@ -7,9 +7,14 @@ The seeds are small, readable inputs (valid requests, pipelined ones, chunked
 bodies, uploads, edge cases) from which libFuzzer mutates. The output is a
 pure function of this file: every run writes the same files, and removes
 files it no longer writes, except those named regress-* (inputs that once
-found a bug, added by hand; they are kept as regression tests).
+found a bug, added by hand; they are kept as regression tests) and those
+named by a 40-digit hex SHA-1 (inputs libFuzzer found, merged in from long
+runs with `fuzz_<target> -set_cover_merge=1 fuzz/corpus/<target>
+build-fuzz/corpus/<target>`, so CI's short runs and the ctest replay start
+from the coverage those runs reached).
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -219,11 +224,16 @@ def conn_seeds():
     return seeds
 
 
+def kept(name):
+    """Inputs this script does not own: regressions and merged fuzzer finds."""
+    return name.startswith("regress-") or re.fullmatch(r"[0-9a-f]{40}", name) is not None
+
+
 def write(target, seeds):
     d = CORPUS / target
     d.mkdir(parents=True, exist_ok=True)
     for old in d.iterdir():
-        if old.name not in seeds and not old.name.startswith("regress-"):
+        if old.name not in seeds and not kept(old.name):
             old.unlink()
     for name, data in seeds.items():
         p = d / name
