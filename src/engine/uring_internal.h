@@ -89,7 +89,7 @@ struct uring_pipe {
  * buf[fill ^ 1] is the one being written when busy. */
 struct uring_log {
     int fd;          /* -1: no access log */
-    int pipe_atomic; /* a pipe shared by several workers: writes <= PIPE_BUF */
+    int pipe_atomic; /* a pipe: writes <= PIPE_BUF, cut at line ends */
     char *buf[2];
     size_t len[2], cap[2];
     unsigned fill;

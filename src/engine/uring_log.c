@@ -8,8 +8,9 @@
  * that cannot keep up) lines are dropped and counted, never blocking requests.
  *
  * Lines stay whole: a regular file is opened O_APPEND and each write holds
- * whole lines; to a pipe or FIFO shared by several workers, each write is at
- * most PIPE_BUF bytes cut at a line end, which the kernel keeps atomic. */
+ * whole lines; to a pipe or FIFO (which other workers, or stderr, may share)
+ * each write is at most PIPE_BUF bytes cut at a line end, which the kernel
+ * keeps atomic. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -31,7 +32,8 @@ void uring_log_init(struct uring_worker *w, int fd)
 
     memset(l, 0, sizeof(*l));
     l->fd = fd;
-    l->pipe_atomic = fd >= 0 && w->eng->nworkers > 1 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+    /* Other workers, or stderr under 2>&1, may write to the same pipe. */
+    l->pipe_atomic = fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
 /* http_ctx.access_log for a worker's connections: arg is the worker. */
