@@ -42,7 +42,6 @@ enum fuzz_flag {
 #define OUT_KEEP (1 << 20)
 #define MAX_LOG 8192
 #define MAX_FDS 16
-#define TMP_PREFIX ".ringhttpd-upload-"
 
 static const uint64_t max_bodies[4] = {1 << 20, 1000, 65536, 10};
 
@@ -161,7 +160,7 @@ static void dir_sweep(const char *sub)
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+        if (strncmp(e->d_name, FILES_TMP_PREFIX, strlen(FILES_TMP_PREFIX)) == 0) {
             fprintf(stderr, "temporary file left behind: %s/%s\n", sub, e->d_name);
             FUZZ_CHECK(!"no temporary upload file is left");
         }
@@ -352,7 +351,7 @@ static void check_io(struct sim *s, const struct conn *c, const struct conn_io *
         /* fall through */
     case CONN_OP_UNLINK:
         FUZZ_CHECK(fd_index(s, io->dirfd) >= 0 && io->path != NULL);
-        FUZZ_CHECK(strncmp(io->path, TMP_PREFIX, strlen(TMP_PREFIX)) == 0);
+        FUZZ_CHECK(strncmp(io->path, FILES_TMP_PREFIX, strlen(FILES_TMP_PREFIX)) == 0);
         break;
     case CONN_OP_SHUTDOWN:
     case CONN_OP_CLOSE:

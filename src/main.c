@@ -30,7 +30,8 @@ struct server {
     struct config cfg;
     int dir_fd;    /* --directory, or -1 */
     int listen_fd; /* or -1 */
-    int log_fd;    /* access log, or -1 (stdout is never closed) */
+    int log_fd;    /* access log opened here, or -1 (stdout is never closed) */
+    int log_out;   /* where the access log goes (stdout included), or -1 */
     struct http_ctx http;
     const struct engine_ops *ops;
     struct engine *engine;
@@ -205,6 +206,7 @@ static int open_access_log(struct server *srv)
     }
     srv->http.access_log = access_log_write;
     srv->http.access_log_arg = (void *)(intptr_t)fd;
+    srv->log_out = fd;
     return 0;
 }
 
@@ -239,11 +241,10 @@ static void log_startup(const struct server *srv)
 /* Create, run until SIGINT/SIGTERM, destroy. 0 or the exit status. */
 static int server_run(struct server *srv)
 {
-    struct engine_env env = {
-        .listen_fd = srv->listen_fd,
-        .http = &srv->http,
-        .cfg = &srv->cfg,
-        .access_log_fd = srv->http.access_log ? (int)(intptr_t)srv->http.access_log_arg : -1};
+    struct engine_env env = {.listen_fd = srv->listen_fd,
+                             .http = &srv->http,
+                             .cfg = &srv->cfg,
+                             .access_log_fd = srv->log_out};
     int err = srv->ops->create(&srv->engine, &env);
 
     if (err < 0) {
@@ -283,7 +284,7 @@ static void server_close(struct server *srv)
 
 int main(int argc, char **argv)
 {
-    struct server srv = {.dir_fd = -1, .listen_fd = -1, .log_fd = -1};
+    struct server srv = {.dir_fd = -1, .listen_fd = -1, .log_fd = -1, .log_out = -1};
     int status;
 
     set_signal(SIGPIPE, SIG_IGN);

@@ -6,7 +6,9 @@
  * connections with a free list, and three deadline queues (idle, header,
  * linger). Each timeout has a fixed duration, so a queue is a FIFO and arming
  * or disarming is O(1); the wait is bounded by the earliest head. The stop
- * signal arrives as the completion of a read of an eventfd. */
+ * signal arrives as the completion of a read of an eventfd. With several
+ * workers, the one that accepts a connection passes it to the least loaded
+ * one over IORING_OP_MSG_RING. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -553,8 +555,7 @@ static int uring_worker_setup(struct uring_worker *w)
     w->starved_head = URING_NIL;
     w->pipe_free = -1;
     w->http = *w->eng->env.http;
-    uring_log_init(w, w->eng->env.access_log_fd);
-    if (w->log.fd >= 0) {
+    if (uring_log_init(w, w->eng->env.access_log_fd)) {
         w->http.access_log = uring_log_line;
         w->http.access_log_arg = w;
     }
@@ -601,6 +602,7 @@ static void *uring_worker_main(void *arg)
         uring_arm_accept(w);
         ret = uring_loop(w);
     }
+    atomic_store(&w->ready, 0); /* a loop that ended takes no more handoffs */
     w->result = ret;
     conn_thread_cleanup();
     return NULL;
@@ -631,6 +633,9 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     pthread_cond_init(&e->gate_cond, NULL);
     e->nworkers = env->cfg->workers ? env->cfg->workers : 1;
     e->max_conns = env->cfg->max_connections;
+    if (uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES) != URING_SQ_ENTRIES)
+        log_warn("test setting: %u SQ/CQ entries per ring",
+                 uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES));
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < nslots)
         nslots = (uint32_t)rl.rlim_cur;
     e->workers = calloc(e->nworkers, sizeof(*e->workers));

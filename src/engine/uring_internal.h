@@ -2,8 +2,9 @@
  * uring.c (rings, workers, accept, timers, shutdown) and uring_conn.c
  * (driving one connection's core through SQEs and CQEs).
  *
- * One worker = one thread = one ring; nothing here is shared between workers
- * except the listening socket and the connection counter. */
+ * One worker = one thread = one ring. Shared between workers: the listening
+ * socket, the connection counter, the start-up gate, and for handoffs each
+ * worker's ring fd, `assigned` count and `ready` flag (atomics). */
 #ifndef RINGHTTPD_URING_INTERNAL_H
 #define RINGHTTPD_URING_INTERNAL_H
 
@@ -162,7 +163,7 @@ void uring_dq_remove(struct uring_worker *w, struct uconn *u);
 void uring_buf_recycle(struct uring_worker *w, uint16_t bid);
 
 /* uring_log.c */
-void uring_log_init(struct uring_worker *w, int fd);
+int uring_log_init(struct uring_worker *w, int fd);
 void uring_log_line(void *arg, const char *line, size_t len);
 void uring_log_flush(struct uring_worker *w);
 void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe);

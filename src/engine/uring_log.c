@@ -7,17 +7,19 @@
  * buffer, which grows as needed up to URING_LOG_MAX; past that (a log device
  * that cannot keep up) lines are dropped and counted, never blocking requests.
  *
- * Lines stay whole: a regular file is opened O_APPEND and each write holds
- * whole lines; to a pipe or FIFO (which other workers, or stderr, may share)
- * each write is at most PIPE_BUF bytes cut at a line end, which the kernel
- * keeps atomic. */
+ * Lines stay whole: to a regular file opened O_APPEND each write holds whole
+ * lines; to a pipe or FIFO (which other workers, or stderr, may share) each
+ * write is at most PIPE_BUF bytes cut at a line end, which the kernel keeps
+ * atomic. Any other log (a socket, a tty, a file without O_APPEND) goes
+ * through the ring only with one worker; with several it keeps the core's
+ * blocking one-line writes (uring_log_init). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "engine/uring_internal.h"
 #include "util/log.h"
@@ -25,15 +27,27 @@
 #define URING_LOG_INITIAL (16 * 1024)
 #define URING_LOG_MAX (4 * 1024 * 1024)
 
-void uring_log_init(struct uring_worker *w, int fd)
+int uring_log_init(struct uring_worker *w, int fd)
 {
     struct uring_log *l = &w->log;
     struct stat st;
+    int append;
 
     memset(l, 0, sizeof(*l));
-    l->fd = fd;
+    l->fd = -1;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return 0;
     /* Other workers, or stderr under 2>&1, may write to the same pipe. */
-    l->pipe_atomic = fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+    l->pipe_atomic = S_ISFIFO(st.st_mode);
+    append = S_ISREG(st.st_mode) && (fcntl(fd, F_GETFL) & O_APPEND);
+    /* Anything else (a socket, a tty, a file without O_APPEND such as a
+     * shell's "> file") can take part of a batch, or let two workers write
+     * at one offset: with several workers such a log keeps the core's
+     * blocking one-line writes. */
+    if (!l->pipe_atomic && !append && w->eng->nworkers > 1)
+        return 0;
+    l->fd = fd;
+    return 1;
 }
 
 /* http_ctx.access_log for a worker's connections: arg is the worker. */
@@ -144,7 +158,8 @@ void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
             log_warn("access log: %s (further failures are not reported)",
                      cqe->res < 0 ? strerror(-cqe->res) : "nothing written");
         l->failed = 1;
-        l->sent = l->len[b]; /* drop this buffer's lines */
+        uring_log_drop(l, b, l->sent);
+        l->sent = 0;
     } else {
         l->sent += (size_t)cqe->res;
     }

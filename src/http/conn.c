@@ -174,6 +174,7 @@ int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length)
     };
 
     c->status = (uint16_t)status;
+    c->rflags |= CR_HEAD_QUEUED;
     return response_head_write(&c->blk->out, &h);
 }
 
@@ -683,12 +684,11 @@ int conn_drain(struct conn *c)
 void conn_abort(struct conn *c)
 {
     /* A response whose head was queued but whose request is not done (a
-     * file being sent) is still logged, with the bytes that went out. Every
-     * finished request was logged by conn_request_done(), which clears the
-     * status. */
-    if (c->status) {
+     * file being sent) is still logged, with the bytes that went out.
+     * conn_request_done() logs every finished request and clears rflags. */
+    if (c->rflags & CR_HEAD_QUEUED) {
         conn_log(c);
-        c->status = 0;
+        c->rflags &= (uint8_t)~CR_HEAD_QUEUED;
     }
     if (c->state != CS_CLOSE)
         c->state = CS_CLEANUP;

@@ -110,7 +110,7 @@ struct conn {
     uint8_t last_op;
     uint8_t peer_family; /* AF_INET / AF_INET6 / 0 */
     uint8_t tries;       /* upload temp-name attempts */
-    uint16_t status;     /* of the response being produced; 0 once logged */
+    uint16_t status;     /* status of the response being produced */
     uint8_t peer_addr[16];
     uint32_t in_off, in_len;  /* unconsumed input: blk->in[in_off .. in_off+in_len) */
     uint32_t out_sent;        /* bytes of the output buffer already sent */

@@ -38,11 +38,13 @@ static int conn_parse_length(const char *v, size_t len, int64_t *out)
     return 0;
 }
 
-/* Calls fn for each element of a comma-separated token list. */
-static int conn_each_token(const char *v, size_t len, int (*fn)(void *, const char *, size_t),
+/* Calls fn for each element of a comma-separated token list (empty
+ * elements are skipped). Returns how many elements there were. */
+static int conn_each_token(const char *v, size_t len, void (*fn)(void *, const char *, size_t),
                            void *arg)
 {
     size_t i = 0;
+    int count = 0;
 
     while (i < len) {
         while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
@@ -54,12 +56,11 @@ static int conn_each_token(const char *v, size_t len, int (*fn)(void *, const ch
         while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
             e--;
         if (e > s) {
-            int r = fn(arg, v + s, e - s);
-            if (r)
-                return r;
+            fn(arg, v + s, e - s);
+            count++;
         }
     }
-    return 0;
+    return count;
 }
 
 struct conn_head_facts {
@@ -67,7 +68,7 @@ struct conn_head_facts {
     int te_chunked, te_other, te_bad;
 };
 
-static int conn_token_connection(void *arg, const char *t, size_t n)
+static void conn_token_connection(void *arg, const char *t, size_t n)
 {
     struct conn_head_facts *f = arg;
 
@@ -75,10 +76,9 @@ static int conn_token_connection(void *arg, const char *t, size_t n)
         f->conn_close = 1;
     else if (n == 10 && strncasecmp(t, "keep-alive", 10) == 0)
         f->conn_keep = 1;
-    return 0;
 }
 
-static int conn_token_te(void *arg, const char *t, size_t n)
+static void conn_token_te(void *arg, const char *t, size_t n)
 {
     struct conn_head_facts *f = arg;
 
@@ -87,13 +87,12 @@ static int conn_token_te(void *arg, const char *t, size_t n)
         f->te_bad = 1;
     if (n == 7 && strncasecmp(t, "chunked", 7) == 0) {
         f->te_chunked = 1;
-        return 0;
+        return;
     }
     for (size_t i = 0; i < n; i++)
         if (!http_is_tchar((unsigned char)t[i]))
             f->te_bad = 1;
     f->te_other = 1;
-    return 0;
 }
 
 /* Sets framing and per-request flags from the headers. 0 or an error status. */
@@ -104,7 +103,7 @@ int conn_analyze(struct conn *c, const char *buf)
     const char *ae[HTTP_MAX_HEADERS];
     size_t ae_len[HTTP_MAX_HEADERS], nae = 0;
     int64_t length = -1;
-    int hosts = 0, expect_continue = 0, expect_other = 0, te_fields = 0;
+    int hosts = 0, expect_continue = 0, expect_other = 0;
 
     for (int i = 0; i < r->nheaders; i++) {
         const struct http_header *h = &r->headers[i];
@@ -115,9 +114,9 @@ int conn_analyze(struct conn *c, const char *buf)
             if (conn_parse_length(v, vl, &length) < 0)
                 return 400;
         } else if (http_slice_ieq(buf, h->name, "transfer-encoding")) {
-            te_fields++;
-            conn_each_token(v, vl, conn_token_te, &f);
-            if (vl == 0)
+            /* A field with no coding at all ("", ", ,") leaves the framing
+             * unknown, whatever other fields say (RFC 9112 6.3). */
+            if (conn_each_token(v, vl, conn_token_te, &f) == 0)
                 f.te_bad = 1;
         } else if (http_slice_ieq(buf, h->name, "connection")) {
             conn_each_token(v, vl, conn_token_connection, &f);
@@ -134,10 +133,6 @@ int conn_analyze(struct conn *c, const char *buf)
         }
     }
 
-    /* A Transfer-Encoding field with no coding at all (", ,") is still not
-     * a final chunked: the framing cannot be known (RFC 9112 6.3). */
-    if (te_fields && !f.te_chunked && !f.te_other)
-        f.te_bad = 1;
     if (hosts > 1 || f.te_bad || (f.te_chunked && length >= 0) || (f.te_other && length >= 0))
         return 400;
     if (f.te_other)

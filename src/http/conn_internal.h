@@ -58,11 +58,12 @@ enum conn_flag {
 };
 
 enum conn_rflag {
-    CR_HEAD = 1 << 0,      /* HEAD: no body in the response */
-    CR_KEEP = 1 << 1,      /* the connection may persist after this request */
-    CR_GZIP = 1 << 2,      /* the client accepts gzip */
-    CR_CONTINUE = 1 << 3,  /* Expect: 100-continue */
-    CR_BODY_DONE = 1 << 4, /* the request body (if any) is fully read */
+    CR_HEAD = 1 << 0,        /* HEAD: no body in the response */
+    CR_KEEP = 1 << 1,        /* the connection may persist after this request */
+    CR_GZIP = 1 << 2,        /* the client accepts gzip */
+    CR_CONTINUE = 1 << 3,    /* Expect: 100-continue */
+    CR_BODY_DONE = 1 << 4,   /* the request body (if any) is fully read */
+    CR_HEAD_QUEUED = 1 << 5, /* conn_respond() queued the response head */
 };
 
 enum conn_body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };

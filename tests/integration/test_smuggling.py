@@ -60,6 +60,8 @@ HEAD_CASES = {
     "te-empty": (head(b"Transfer-Encoding: ") + ZERO, 400),
     "te-empty-list": (head(b"Transfer-Encoding: ,") + ZERO, 400),
     "te-empty-list-two": (head(b"Transfer-Encoding: , ,") + ZERO, 400),
+    "te-chunked-then-empty": (head(TE, b"Transfer-Encoding: ") + ZERO, 400),
+    "te-chunked-then-empty-list": (head(TE, b"Transfer-Encoding: , ,") + ZERO, 400),
     "te-parameter": (head(b"Transfer-Encoding: chunked;q=1") + ZERO, 400),
     "te-quoted": (head(b'Transfer-Encoding: "chunked"') + ZERO, 400),
     # Unknown codings: 501.
