@@ -11,10 +11,10 @@
 # Python client sends N pipelined requests (DEPTH per write, answers checked),
 # detaches, prints strace's syscall table and
 #     io_uring_enter calls per request: X.XXX
-# Every socket byte should move through the ring, so none of recv, recvfrom,
-# recvmsg, send, sendto, sendmsg, read, write, readv, writev may appear, not
-# even with ACCESS_LOG=1 (the log's writes go through the ring too). No
-# signal is sent during the window.
+# Every socket and file byte should move through the ring, so no recv/send,
+# read/write, pread/pwrite, sendfile, splice or accept-family syscall may
+# appear ($FORBIDDEN), not even with ACCESS_LOG=1 (the log's writes go
+# through the ring too). No signal is sent during the window.
 #
 # Exit: 0 clean; 1 a forbidden syscall appeared or the load failed; 2 usage;
 # 77 cannot measure here (no strace, ptrace denied). Bounded: under 60 s.
@@ -28,7 +28,8 @@ ACCESS_LOG=${ACCESS_LOG:-0}
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${1:-${RINGHTTPD_BIN:-$here/../build/ringhttpd}}
-FORBIDDEN="recv recvfrom recvmsg send sendto sendmsg read write readv writev"
+FORBIDDEN="recv recvfrom recvmsg recvmmsg send sendto sendmsg sendmmsg read write readv writev
+pread64 pwrite64 preadv pwritev preadv2 pwritev2 sendfile splice accept accept4"
 
 die() {
     echo "uring_syscalls: $2" >&2

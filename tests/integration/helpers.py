@@ -263,6 +263,25 @@ class Server:
         return f"http://{host}:{self.port}{path}"
 
 
+def served(server, path="/echo/ok", timeout=2.0):
+    """A new connection on which GET path was answered 200 (for /echo/X with
+    body X), left open; None if it was refused, closed or answered otherwise."""
+    try:
+        c = server.conn(timeout=timeout)
+    except OSError:
+        return None
+    try:
+        c.send(build_request("GET", path))
+        r = c.read_response()
+        if r.status == 200 and (not path.startswith("/echo/")
+                                or r.body == path[len("/echo/"):].encode()):
+            return c
+    except (OSError, EOFError, AssertionError):
+        pass
+    c.close()
+    return None
+
+
 def build_request(method, path, headers=(), body=None, version="HTTP/1.1", host=True):
     """Request bytes. headers: a dict or list of (name, value). Adds Host
     unless given (or host=False) and Content-Length for a body unless a

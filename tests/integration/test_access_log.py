@@ -98,7 +98,7 @@ def test_lines_stay_whole_through_a_fifo_from_two_workers(make_server, tmp_path)
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     s = make_server("--access-log", fifo, "--workers", "2")
-    pad = "p" * 1500  # two lines exceed PIPE_BUF (4096) only with batching
+    pad = "p" * 1500  # lines of ~1.6 KB: a batch of three exceeds PIPE_BUF (4096)
     paths = [f"/echo/{c}-{i}-{pad}" for c in range(8) for i in range(100)]
 
     errors = []
@@ -118,6 +118,7 @@ def test_lines_stay_whole_through_a_fifo_from_two_workers(make_server, tmp_path)
         w.start()
     for w in workers:
         w.join(30)
+    assert not any(w.is_alive() for w in workers), "clients still waiting after 30 s"
     assert not errors, errors
     s.stop()
     t.join(10)
@@ -162,6 +163,7 @@ def test_a_stuck_log_never_stalls_requests_or_shutdown(make_server, tmp_path):
             t.start()
         for t in threads:
             t.join(60)
+        assert not any(t.is_alive() for t in threads), "clients still waiting after 60 s"
         assert not errors, errors
         wait_until(lambda: "dropping lines" in s.stderr(), 5.0, what="the dropping warning")
         rc, took = s.stop(timeout=10)

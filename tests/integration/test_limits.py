@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from helpers import build_request, chunked, wait_until
+from helpers import build_request, chunked, served, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -89,28 +89,11 @@ def test_small_server_still_serves(small):
 
 # -- --max-connections --------------------------------------------------------------
 
-def served(server, timeout=1.0):
-    """A new connection that gets 200 for GET / (kept open), or None."""
-    try:
-        c = server.conn(timeout=timeout)
-    except OSError:
-        return None
-    try:
-        c.send(b"GET /echo/in HTTP/1.1\r\nHost: x\r\n\r\n")
-        r = c.read_response()
-        if r.status == 200 and r.body == b"in":
-            return c
-    except (OSError, EOFError, AssertionError):
-        pass
-    c.close()
-    return None
-
-
 def test_max_connections(module_server):
     s = module_server("--max-connections", "2")
     # The start-up probe's connection may still count for a moment: poll.
-    first = wait_until(lambda: served(s), 5.0, what="first connection")
-    second = wait_until(lambda: served(s), 5.0, what="second connection")
+    first = wait_until(lambda: served(s, "/echo/in", timeout=1.0), 5.0, what="first connection")
+    second = wait_until(lambda: served(s, "/echo/in", timeout=1.0), 5.0, what="second connection")
     try:
         # A third connection is closed or refused without a valid response.
         t0 = time.monotonic()
@@ -134,7 +117,7 @@ def test_max_connections(module_server):
             assert c.read_response().body == b"still"
         # Closing one frees a slot.
         first.close()
-        fourth = wait_until(lambda: served(s), 5.0, interval=0.05,
+        fourth = wait_until(lambda: served(s, "/echo/in", timeout=1.0), 5.0, interval=0.05,
                             what="a new connection after one closed")
         fourth.close()
     finally:

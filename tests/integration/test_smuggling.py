@@ -203,7 +203,9 @@ def test_head_framing_rejected_on_upload(uploads, updir, case):
     """The same head-level refusals on an upload create no file at all."""
     data, status = HEAD_CASES[case]
     target = b"/files/%s/%s" % (updir.name.encode(), case.encode())
-    assert_rejected(uploads, data.replace(b" /echo/x ", b" " + target + b" ", 1), status)
+    upload = data.replace(b" /echo/x ", b" " + target + b" ", 1)
+    assert target in upload, f"{case}: no /echo/x request line to retarget"
+    assert_rejected(uploads, upload, status)
     assert_no_files(updir)
 
 

@@ -249,7 +249,6 @@ def test_10k_concurrent_keep_alive_connections_one_ring(make_server, engine):
     wait_until(lambda: open_fds(srv.proc.pid) < 100, 20, 0.1,
                what="the server to close the 10,000 connections")
     assert srv.get("/echo/after").body == b"after"
-    assert time.monotonic() - t_start < 60
 
 
 # ---------------------------------------------------------------- slow clients

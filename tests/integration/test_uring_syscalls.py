@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "uring_syscalls.sh"
-FORBIDDEN = {"recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg", "read", "write",
-             "readv", "writev"}
+FORBIDDEN = {"recv", "recvfrom", "recvmsg", "recvmmsg", "send", "sendto", "sendmsg", "sendmmsg",
+             "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
+             "preadv2", "pwritev2", "sendfile", "splice", "accept", "accept4"}
 
 
 def run_script(server_bin, **env):
