@@ -9,7 +9,7 @@
 #   JOBS=2               build parallelism
 #   FUZZ_SOURCE_DIR=.    the source tree to configure (default: this repository)
 #
-# Each target runs as one libFuzzer job (-jobs=1) over a scratch corpus
+# Each target runs as one in-process libFuzzer run over a scratch corpus
 # (build-fuzz/corpus/<target>/, kept between runs, so long runs accumulate)
 # seeded from fuzz/corpus/<target>/, which is only read. The log of a run is
 # build-fuzz/run/<target>/fuzz-0.log. Prints executions, coverage and new
@@ -92,25 +92,29 @@ for t in "${targets[@]}"; do
     parse | chunked | conn) dict=(-dict="$repo/fuzz/http.dict") ;;
     esac
     rc=0
+    log="$run/fuzz-0.log"
+    # One in-process run, its output in $log; a crash, leak or timeout ends
+    # it with a non-zero exit.
     # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
-    # -jobs=1 runs one fuzzing process with its log in $run; a crash ends it.
     (cd "$run" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
         UBSAN_OPTIONS=print_stacktrace=1 \
-        "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -jobs=1 -timeout=10 \
+        "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" \
-        "${dict[@]}" ${FUZZ_ARGS:-} "$corpus" "$repo/fuzz/corpus/$t" >/dev/null 2>&1) ||
+        "${dict[@]}" ${FUZZ_ARGS:-} "$corpus" "$repo/fuzz/corpus/$t" >"$log" 2>&1) ||
         rc=$?
-    log="$run/fuzz-0.log"
     if [ -f "$log" ]; then
         grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log" | tail -n 2 || true
         grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' "$log" ||
             true
     fi
-    crash=$(grep -ho "Test unit written to .*" "$log" 2>/dev/null | sed 's/Test unit written to //' ||
-        true)
+    # Only findings count: libFuzzer also writes slow-unit-* files for inputs
+    # that merely took long.
+    crash=$(grep -hoE "Test unit written to .*/(crash|leak|timeout|oom)-[0-9a-f]+" "$log" \
+        2>/dev/null | sed 's/Test unit written to //' || true)
     if [ "$rc" -ne 0 ] || [ -n "$crash" ]; then
         echo "fuzz_$t FAILED (exit $rc)"
-        [ -f "$log" ] && grep -E "ERROR:|invariant failed|SUMMARY:|runtime error" "$log" | head -n 5
+        grep -E "ERROR:|invariant failed|SUMMARY:|runtime error" "$log" 2>/dev/null | head -n 5 ||
+            true
         [ -n "$crash" ] && echo "reproducer: $crash"
         failed+=("$t")
     fi
