@@ -272,28 +272,27 @@ def main():
     for t in threads:
         t.start()
     samples = []
+
+    def sample(out):
+        with lock:
+            row = (round(time.monotonic() - t0), rss_kib(), len(os.listdir(f"/proc/{pid}/fd")),
+                   stats["requests"], stats["failures"], stats["churn"])
+        samples.append(row)
+        out.write(",".join(map(str, row)) + "\n")
+        out.flush()
+        return row
+
     with open(csv_path, "w") as out:
         out.write("t_s,rss_kib,fds,requests,failures,churn\n")
-        while True:
-            t = time.monotonic() - t0
-            with lock:
-                row = (round(t), rss_kib(), len(os.listdir(f"/proc/{pid}/fd")), stats["requests"],
-                       stats["failures"], stats["churn"])
-            samples.append(row)
-            out.write(",".join(map(str, row)) + "\n")
-            out.flush()
-            if t >= seconds:
-                break
-            time.sleep(min(10.0, max(0.0, seconds - t)))
-    for t in threads:
-        t.join(30)
-    # The last sample is taken at the end of the load.
-    with lock:
-        last = (round(time.monotonic() - t0), rss_kib(), len(os.listdir(f"/proc/{pid}/fd")),
-                stats["requests"], stats["failures"], stats["churn"])
+        while sample(out)[0] < seconds:
+            time.sleep(min(10.0, max(0.0, seconds - (time.monotonic() - t0))))
+        for t in threads:
+            t.join(30)
+        # The last row: the clients have finished their requests in flight.
+        last = sample(out)
     ref_t = min(60, seconds // 2)
     ref = next(s for s in samples if s[0] >= ref_t)
-    rss = [s[1] for s in samples] + [last[1]]
+    rss = [s[1] for s in samples]
     growth = (last[1] - ref[1]) / ref[1] * 100 if ref[1] else 0.0
     print(f"soak: {seconds}s, {nclients} clients, {last[3]} requests "
           f"({last[3] / max(1, last[0]):.0f}/s), {last[4]} failed, {last[5]} abandoned connections")
@@ -314,7 +313,7 @@ EOF
 rc=$?
 set -e
 
-kill -TERM "$server_pid"
+kill -TERM "$server_pid" 2>/dev/null || true
 server_rc=0
 wait "$server_pid" || server_rc=$?
 server_pid=
