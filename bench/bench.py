@@ -396,25 +396,39 @@ pid-file: {self.dir}/h2o.pid
         return proc_tree(self.proc.pid)
 
     def stop(self):
-        if not self.proc or self.proc.poll() is not None:
-            self.proc = None
+        if not self.proc:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
         # a server's worker may outlive its master briefly
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        forget_pgid(self.ctx, self.proc.pid)
         self.proc = None
         self.errlog.close()
+
+
+def forget_pgid(ctx, pgid):
+    """Take a stopped process group off run.sh's kill list, so that its exit
+    trap never signals a group id the system may since have reused."""
+    path = os.path.join(ctx.tmp, "pgids")
+    try:
+        with open(path) as f:
+            left = [line for line in f if line.strip() != str(pgid)]
+        with open(path, "w") as f:
+            f.writelines(left)
+    except OSError:
+        pass
 
 
 def free_port(start):
@@ -710,9 +724,11 @@ def syscall_phase(ctx, servers, count, raw):
                 log(f"syscalls {name:9} {case['id']:9}: {r['per_request']} per request "
                     f"({ok} requests) top {r['top']}")
             finally:
-                if tr is not None and tr.poll() is None:
-                    tr.kill()
-                    tr.wait()
+                if tr is not None:
+                    if tr.poll() is None:
+                        tr.kill()
+                        tr.wait()
+                    forget_pgid(ctx, tr.pid)
                 s.stop()
     return out
 
