@@ -33,8 +33,10 @@ static enum chunked_result feed(struct chunked *c, const char *piece, size_t len
         enum chunked_result r = chunked_decode(c, piece + pos, len - pos, &consumed, &off, &dlen);
 
         FUZZ_CHECK(consumed <= len - pos);
-        /* What the sender declared never shrinks, and stays below 2^61. */
+        /* What the sender declared never shrinks; no chunk is over 2^60
+         * (chunked.h), and the total stays below 2^61. */
         FUZZ_CHECK(c->total + c->remaining >= declared);
+        FUZZ_CHECK(c->remaining <= (UINT64_C(1) << 60));
         FUZZ_CHECK(c->total + c->remaining <= (UINT64_C(1) << 61));
         switch (r) {
         case CHUNKED_DATA:
