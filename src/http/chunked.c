@@ -74,11 +74,10 @@ static enum chunked_state size_line_byte(struct chunked *c, enum chunked_state s
         if (d >= 0) {
             /* remaining accumulates the size so that total + remaining never
              * understates what the sender has declared so far. */
-            if (c->remaining > (CHUNKED_MAX_SIZE >> 4))
-                return ST_ERROR;
+            if (c->remaining > (CHUNKED_MAX_SIZE >> 4) ||
+                c->remaining * 16 + (uint64_t)d > CHUNKED_MAX_SIZE)
+                return ST_ERROR; /* refused before it is stored */
             c->remaining = c->remaining * 16 + (uint64_t)d;
-            if (c->remaining > CHUNKED_MAX_SIZE)
-                return ST_ERROR;
             c->saw_digit = 1;
             return ST_SIZE;
         }
