@@ -37,26 +37,22 @@ static long ref_pct_decode(char *dst, const char *src, size_t len)
 }
 
 /* Segment by segment: none empty, ".", ".."; no NUL anywhere. */
+/* The /files/ name rule, stated differently from uri.c: framed as
+ * "/name/", a valid name contains no "//", "/./" or "/../" (so no empty, "."
+ * or ".." segment, no leading or trailing slash) and no NUL. */
 static int ref_name_ok(const char *name, size_t len)
 {
-    size_t start = 0;
+    char *framed = malloc(len + 2);
+    int ok;
 
-    if (len == 0)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (name[i] == '\0')
-            return 0;
-    while (start <= len) {
-        const char *slash = memchr(name + start, '/', len - start);
-        size_t end = slash ? (size_t)(slash - name) : len;
-        size_t n = end - start;
-
-        if (n == 0 || (n == 1 && name[start] == '.') ||
-            (n == 2 && name[start] == '.' && name[start + 1] == '.'))
-            return 0;
-        start = end + 1;
-    }
-    return 1;
+    FUZZ_CHECK(framed != NULL);
+    framed[0] = '/';
+    memcpy(framed + 1, name, len);
+    framed[len + 1] = '/';
+    ok = len > 0 && !memchr(name, '\0', len) && !memmem(framed, len + 2, "//", 2) &&
+         !memmem(framed, len + 2, "/./", 3) && !memmem(framed, len + 2, "/../", 4);
+    free(framed);
+    return ok;
 }
 
 static void check_name(const char *name, size_t len)
