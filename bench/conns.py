@@ -20,7 +20,6 @@ Only the standard library; one epoll loop; every wait is bounded.
 import argparse
 import errno
 import json
-import os
 import selectors
 import signal
 import socket

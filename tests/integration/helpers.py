@@ -263,6 +263,19 @@ class Server:
         return f"http://{host}:{self.port}{path}"
 
 
+def cpu_seconds(pid):
+    """utime + stime of all threads of pid, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()  # fields from 3 (state) on
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def served(server, path="/echo/ok", timeout=2.0):
     """A new connection on which GET path was answered 200 (for /echo/X with
     body X), left open; None if it was refused, closed or answered otherwise."""

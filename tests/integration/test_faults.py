@@ -14,11 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from helpers import Server, build_request, served, wait_until
+from helpers import Server, build_request, cpu_seconds, open_fds, served, wait_until
 
 TMP_PREFIX = ".ringhttpd-upload-"
 
@@ -38,17 +37,6 @@ class NofileServer(Server):
 
     def command(self, port):
         return [sys.executable, "-c", NOFILE_PRELUDE, str(self.nofile)] + super().command(port)
-
-
-def cpu_seconds(pid):
-    """utime + stime of all threads of pid, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def fd_targets(pid):

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (Server, ServerStartError, build_request, free_port, sanitizer_report,
-                     wait_until)
+from helpers import (Server, ServerStartError, build_request, cpu_seconds, free_port, open_fds,
+                     sanitizer_report, wait_until)
 
 LOCALHOST = "127.0.0.1"
 
@@ -51,19 +51,6 @@ class SandboxedServer(Server):
 
     def command(self, port):
         return [str(self.tool)] + super().command(port)
-
-
-def cpu_seconds(pid):
-    """utime + stime of all threads of pid, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        stat = f.read()
-    fields = stat[stat.rindex(")") + 2:].split()  # fields from 3 (state) on
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
-
-
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def raise_nofile(need):
