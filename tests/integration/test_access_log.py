@@ -172,3 +172,39 @@ def test_a_stuck_log_never_stalls_requests_or_shutdown(make_server, tmp_path):
         assert re.search(r"access log: \d+ lines dropped", s.stderr()), s.stderr()[-2000:]
     finally:
         os.close(rfd)
+
+
+def test_stdout_file_without_append_from_two_workers(make_server):
+    """--access-log - with stdout a file opened without O_APPEND (as a
+    shell's "> file" does; the harness opens it "wb"): with several workers no
+    line may be lost or overwritten."""
+    s = make_server("--access-log", "-", "--workers", "2")
+    per_conn, nconns, pad = 300, 8, "q" * 300  # large batches from both workers at once
+    errors = []
+
+    def client(c):
+        try:
+            with s.conn() as conn:
+                conn.send(b"".join(build_request("GET", f"/echo/{c}-{i}-{pad}")
+                                   for i in range(per_conn)))
+                for i in range(per_conn):
+                    assert conn.read_response().body == f"{c}-{i}-{pad}".encode()
+        except Exception as e:  # reported below, from the test's thread
+            errors.append(f"client {c}: {e!r}")
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(nconns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "clients still waiting after 30 s"
+    assert not errors, errors
+    want = sorted(f"GET /echo/{c}-{i}-{pad} HTTP/1.1"
+                  for c in range(nconns) for i in range(per_conn))
+    lines = logged_lines(s.stdout, len(want))
+    got = []
+    for line in lines:
+        m = CLF.match(line)
+        assert m, f"torn or malformed line: {line[:120]!r}"
+        got.append(m["request"])
+    assert sorted(got) == want
