@@ -36,6 +36,26 @@ def run_requests(server):
     return sizes
 
 
+def run_clients(client, n, timeout):
+    """client(c) for c in range(n), each in a thread; all must finish within
+    timeout and none may raise (failures are reported from the test)."""
+    errors = []
+
+    def guarded(c):
+        try:
+            client(c)
+        except Exception as e:  # reported below, from the test's thread
+            errors.append(f"client {c}: {e!r}")
+
+    threads = [threading.Thread(target=guarded, args=(c,)) for c in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), f"clients still waiting after {timeout} s"
+    assert not errors, errors
+
+
 def check_lines(lines, sizes):
     expected = [
         ("GET /echo/x HTTP/1.1", "200", ("1",)),
@@ -101,25 +121,14 @@ def test_lines_stay_whole_through_a_fifo_from_two_workers(make_server, tmp_path)
     pad = "p" * 1500  # lines of ~1.6 KB: a batch of three exceeds PIPE_BUF (4096)
     paths = [f"/echo/{c}-{i}-{pad}" for c in range(8) for i in range(100)]
 
-    errors = []
-
     def client(c):
-        try:
-            mine = [p for p in paths if p.startswith(f"/echo/{c}-")]
-            with s.conn() as conn:
-                conn.send(b"".join(build_request("GET", p) for p in mine))
-                for p in mine:
-                    assert conn.read_response().body == p[len("/echo/"):].encode()
-        except Exception as e:  # reported below, from the test's thread
-            errors.append(f"client {c}: {e!r}")
+        mine = [p for p in paths if p.startswith(f"/echo/{c}-")]
+        with s.conn() as conn:
+            conn.send(b"".join(build_request("GET", p) for p in mine))
+            for p in mine:
+                assert conn.read_response().body == p[len("/echo/"):].encode()
 
-    workers = [threading.Thread(target=client, args=(c,)) for c in range(8)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(30)
-    assert not any(w.is_alive() for w in workers), "clients still waiting after 30 s"
-    assert not errors, errors
+    run_clients(client, 8, 30)
     s.stop()
     t.join(10)
     assert not t.is_alive(), "the log FIFO was not closed at exit"
@@ -147,24 +156,14 @@ def test_a_stuck_log_never_stalls_requests_or_shutdown(make_server, tmp_path):
         s = make_server("--access-log", fifo, "--workers", "1")  # one 4 MiB cap
         path = "/echo/" + "s" * 1500
         per_conn, nconns = 400, 8  # 3,200 lines of ~1.6 KB: over 4 MiB
-        errors = []
 
         def client(c):
-            try:
-                with s.conn(timeout=10) as conn:
-                    conn.send(build_request("GET", path) * per_conn)
-                    for _ in range(per_conn):
-                        assert conn.read_response().status == 200
-            except Exception as e:  # reported below, from the test's thread
-                errors.append(f"client {c}: {e!r}")
+            with s.conn(timeout=10) as conn:
+                conn.send(build_request("GET", path) * per_conn)
+                for _ in range(per_conn):
+                    assert conn.read_response().status == 200
 
-        threads = [threading.Thread(target=client, args=(c,)) for c in range(nconns)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not any(t.is_alive() for t in threads), "clients still waiting after 60 s"
-        assert not errors, errors
+        run_clients(client, nconns, 60)
         wait_until(lambda: "dropping lines" in s.stderr(), 5.0, what="the dropping warning")
         rc, took = s.stop(timeout=10)
         assert rc == 0, s.stderr()[-2000:]
@@ -180,25 +179,15 @@ def test_stdout_file_without_append_from_two_workers(make_server):
     line may be lost or overwritten."""
     s = make_server("--access-log", "-", "--workers", "2")
     per_conn, nconns, pad = 300, 8, "q" * 300  # large batches from both workers at once
-    errors = []
 
     def client(c):
-        try:
-            with s.conn() as conn:
-                conn.send(b"".join(build_request("GET", f"/echo/{c}-{i}-{pad}")
-                                   for i in range(per_conn)))
-                for i in range(per_conn):
-                    assert conn.read_response().body == f"{c}-{i}-{pad}".encode()
-        except Exception as e:  # reported below, from the test's thread
-            errors.append(f"client {c}: {e!r}")
+        with s.conn() as conn:
+            conn.send(b"".join(build_request("GET", f"/echo/{c}-{i}-{pad}")
+                               for i in range(per_conn)))
+            for i in range(per_conn):
+                assert conn.read_response().body == f"{c}-{i}-{pad}".encode()
 
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(nconns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not any(t.is_alive() for t in threads), "clients still waiting after 30 s"
-    assert not errors, errors
+    run_clients(client, nconns, 30)
     want = sorted(f"GET /echo/{c}-{i}-{pad} HTTP/1.1"
                   for c in range(nconns) for i in range(per_conn))
     lines = logged_lines(s.stdout, len(want))
