@@ -7,12 +7,16 @@ Conn     a raw TCP client that sends bytes and parses responses back to back
 """
 
 import email.utils
+import errno
 import os
 import re
+import resource
+import select
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -263,6 +267,24 @@ class Server:
         return f"http://{host}:{self.port}{path}"
 
 
+# Runs the server with RLIMIT_NOFILE soft = hard = argv[1] (it raises its soft
+# limit to the hard one at start-up, so both must be set).
+NOFILE_PRELUDE = ("import os, resource, sys; n = int(sys.argv[1]); "
+                  "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
+                  "os.execv(sys.argv[2], sys.argv[2:])")
+
+
+class NofileServer(Server):
+    """A Server whose process starts with a low RLIMIT_NOFILE."""
+
+    def __init__(self, nofile, *args, **kw):
+        super().__init__(*args, **kw)
+        self.nofile = nofile
+
+    def command(self, port):
+        return [sys.executable, "-c", NOFILE_PRELUDE, str(self.nofile)] + super().command(port)
+
+
 def cpu_seconds(pid):
     """utime + stime of all threads of pid, in seconds."""
     with open(f"/proc/{pid}/stat") as f:
@@ -274,6 +296,98 @@ def cpu_seconds(pid):
 
 def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    """Resident set size of pid in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def raise_nofile(need):
+    """Raise the soft RLIMIT_NOFILE to the hard one; skip if that is below need.
+    Returns the previous (soft, hard) to restore."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {need}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft, hard
+
+
+def open_idle(server, n, timeout=60.0, batch=500):
+    """n connected sockets that send nothing (non-blocking). Connects in
+    batches, so the listen backlog never overflows (a dropped SYN costs a 1 s
+    retransmit)."""
+    socks = []
+    ep = select.epoll()
+    addr = (server.connect_host(), server.port)
+    deadline = time.monotonic() + timeout
+    try:
+        for first in range(0, n, batch):
+            pending = {}
+            for _ in range(first, min(first + batch, n)):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                socks.append(s)
+                err = s.connect_ex(addr)
+                assert err in (0, errno.EINPROGRESS), f"connect: {os.strerror(err)}"
+                pending[s.fileno()] = s
+                ep.register(s.fileno(), select.EPOLLOUT)
+            while pending:
+                assert time.monotonic() < deadline, f"connects stuck: {len(pending)} pending"
+                for fd, _ in ep.poll(1.0):
+                    s = pending.pop(fd)
+                    ep.unregister(fd)
+                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    assert err == 0, f"connect failed: {os.strerror(err)}"
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+    finally:
+        ep.close()
+    return socks
+
+
+def stalled_download(server, path, rcvbuf=4096):
+    """A connection that asked for path (a big file) and does not read it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect((server.connect_host(), server.port))
+    s.sendall(build_request("GET", path))
+    return s
+
+
+def read_whole_response(s, timeout=30.0):
+    """Read one response with a Content-Length body on socket s, to its end
+    or until the server closes; returns (status, declared length, body). The
+    body is short when the server cut the connection."""
+    s.setblocking(True)
+    s.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = s.recv(65536)
+        if not data:
+            raise AssertionError(f"closed before a response head: {buf!r}")
+        buf += data
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    assert length is not None, head
+    chunks, got = [body], len(body)
+    while got < length:
+        data = s.recv(1 << 20)
+        if not data:
+            break
+        chunks.append(data)
+        got += len(data)
+    return int(head[9:12]), length, b"".join(chunks)[:length]
 
 
 def served(server, path="/echo/ok", timeout=2.0):

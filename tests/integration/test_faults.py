@@ -11,33 +11,14 @@ import select
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from helpers import Server, build_request, cpu_seconds, open_fds, served, wait_until
+from helpers import NofileServer, build_request, cpu_seconds, open_fds, served, wait_until
 
 TMP_PREFIX = ".ringhttpd-upload-"
-
-# Runs the server with RLIMIT_NOFILE soft = hard = argv[1] (it raises its soft
-# limit to the hard one at start-up, so both must be set).
-NOFILE_PRELUDE = ("import os, resource, sys; n = int(sys.argv[1]); "
-                  "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
-                  "os.execv(sys.argv[2], sys.argv[2:])")
-
-
-class NofileServer(Server):
-    """A Server whose process starts with a low RLIMIT_NOFILE."""
-
-    def __init__(self, nofile, *args, **kw):
-        super().__init__(*args, **kw)
-        self.nofile = nofile
-
-    def command(self, port):
-        return [sys.executable, "-c", NOFILE_PRELUDE, str(self.nofile)] + super().command(port)
-
 
 def fd_targets(pid):
     out = []

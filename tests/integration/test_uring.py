@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from helpers import (Server, ServerStartError, build_request, cpu_seconds, free_port, open_fds,
-                     sanitizer_report, wait_until)
+                     raise_nofile, sanitizer_report, wait_until)
 
 LOCALHOST = "127.0.0.1"
 
@@ -51,16 +51,6 @@ class SandboxedServer(Server):
 
     def command(self, port):
         return [str(self.tool)] + super().command(port)
-
-
-def raise_nofile(need):
-    """Raise the soft RLIMIT_NOFILE to the hard one; skip if that is below need.
-    Returns the previous (soft, hard) to restore."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < need:
-        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {need}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return soft, hard
 
 
 class ResponseReader:
