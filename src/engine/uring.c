@@ -29,6 +29,7 @@
 #define URING_BUF_SIZE 4096
 #define URING_BGID 1
 #define URING_BACKOFF_MS 100
+#define URING_PIPES_MAX 4096 /* splice pipes per worker (one per transfer in flight) */
 
 /* ---- small helpers ---- */
 
@@ -553,7 +554,6 @@ static int uring_worker_setup(struct uring_worker *w)
     for (int q = 0; q < DQ_COUNT; q++)
         w->dq_head[q] = w->dq_tail[q] = URING_NIL;
     w->starved_head = URING_NIL;
-    w->pipe_free = -1;
     w->http = *w->eng->env.http;
     if (uring_log_init(w, w->eng->env.access_log_fd)) {
         w->http.access_log = uring_log_line;
@@ -625,6 +625,7 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     struct uring_engine *e = calloc(1, sizeof(*e));
     struct rlimit rl;
     uint32_t nslots = 65536;
+    unsigned pipes_max;
 
     if (!e)
         return -ENOMEM;
@@ -638,6 +639,11 @@ static int uring_create(struct engine **out, const struct engine_env *env)
                  uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES));
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < nslots)
         nslots = (uint32_t)rl.rlim_cur;
+    /* A splice pipe costs two fds: pipes may take at most a quarter of the
+     * fds, so downloads cannot starve accept (past it, bounce buffers). */
+    pipes_max = nslots / 8 / e->nworkers;
+    if (pipes_max > URING_PIPES_MAX)
+        pipes_max = URING_PIPES_MAX;
     e->workers = calloc(e->nworkers, sizeof(*e->workers));
     if (!e->workers)
         goto fail;
@@ -646,6 +652,7 @@ static int uring_create(struct engine **out, const struct engine_env *env)
         w->eng = e;
         w->index = i;
         w->nslots = nslots;
+        w->pipes_max = pipes_max;
         w->nbufs = uring_nbufs();
         w->buf_size = URING_BUF_SIZE;
         w->stop_fd = eventfd(0, EFD_CLOEXEC);
@@ -717,12 +724,15 @@ static void uring_destroy(struct engine *eng)
 
     for (unsigned i = 0; i < e->nworkers; i++) {
         struct uring_worker *w = &e->workers[i];
-        for (uint32_t s = 0; w->slab && s < w->nslots; s++)
-            if (w->slab[s].fd >= 0)
+        for (uint32_t s = 0; w->slab && s < w->nslots; s++) {
+            if (w->slab[s].fd >= 0) {
+                uconn_release(w, &w->slab[s]);
                 close(w->slab[s].fd);
-        for (unsigned p = 0; p < w->npipes; p++) {
-            close(w->pipes[p].r);
-            close(w->pipes[p].w);
+            }
+        }
+        for (unsigned p = 0; p < w->npipe_idle; p++) {
+            close(w->pipe_idle[p].r);
+            close(w->pipe_idle[p].w);
         }
         while (w->stx_free) {
             struct statx *next = *(struct statx **)w->stx_free;
@@ -748,7 +758,6 @@ static void uring_destroy(struct engine *eng)
         free(w->bufs);
         free(w->buf_next);
         free(w->buf_len);
-        free(w->pipes);
         free(w->slab);
         close(w->stop_fd);
     }

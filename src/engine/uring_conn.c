@@ -19,9 +19,10 @@
 #include "engine/uring_internal.h"
 #include "util/log.h"
 
-#define UCONN_PAUSE_BYTES (64 * 1024) /* queued input that stops receiving */
-#define UCONN_PIPE_BYTES (256 * 1024)
-#define UCONN_PIPES_MAX 4096 /* splice pipes per worker: one per transfer in flight */
+#define UCONN_SPILL_MIN 4096
+#define UCONN_SPILL_MAX (16 * 1024)    /* spilled input that pauses the recv */
+#define UCONN_PIPE_BYTES (256 * 1024)  /* splice pipe size: bytes per splice */
+#define UCONN_BOUNCE_BYTES (64 * 1024) /* bytes per READ + SEND without a pipe */
 
 static uint32_t uconn_slot(const struct uring_worker *w, const struct uconn *u)
 {
@@ -51,14 +52,12 @@ void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
     u->dq = DQ_NONE;
     u->dq_prev = u->dq_next = URING_NIL;
     u->starved_next = URING_NIL;
-    u->pend_head = u->pend_tail = URING_BUF_NIL;
-    u->pend_off = 0;
-    u->pend_bytes = 0;
+    u->spill = NULL;
+    u->spill_off = u->spill_len = u->spill_cap = 0;
     u->inflight = 0;
     u->flags = 0;
     u->waiting = UC_WAIT_NONE;
     u->recv_res = 0;
-    u->pipe = -1;
     u->stx = NULL;
     uconn_arm_recv(w, u);
     uconn_advance(w, u);
@@ -79,26 +78,70 @@ void uconn_arm_recv(struct uring_worker *w, struct uconn *u)
 
 /* ---- received data ---- */
 
-static void uconn_drop_pending(struct uring_worker *w, struct uconn *u)
+/* Provided buffers go back to the ring in the CQE that filled them: input the
+ * core is not waiting for is copied into the connection's spill buffer. So no
+ * connection, however it behaves, holds any of the ring that all share; what
+ * it can hold is its own spill, bounded by pausing the recv. */
+
+static void uconn_spill_free(struct uconn *u)
 {
-    while (u->pend_head != URING_BUF_NIL) {
-        uint16_t bid = u->pend_head;
-        u->pend_head = w->buf_next[bid];
-        uring_buf_recycle(w, bid);
-    }
-    u->pend_tail = URING_BUF_NIL;
-    u->pend_off = 0;
-    u->pend_bytes = 0;
+    free(u->spill);
+    u->spill = NULL;
+    u->spill_off = u->spill_len = u->spill_cap = 0;
 }
 
-/* Give the core as much queued input as it has room for (or the end of the
+/* Stop receiving: the multishot recv is cancelled (by its own user_data: a
+ * cancel by fd would walk every request in the ring) and re-armed once the
+ * core has taken the spill. */
+static void uconn_pause(struct uring_worker *w, struct uconn *u)
+{
+    if (!(u->flags & UC_RECV_ARMED) || (u->flags & UC_PAUSED))
+        return;
+    struct io_uring_sqe *sqe = uconn_sqe(w, u, UD_CANCEL);
+    io_uring_prep_cancel64(sqe, UD_PACK(UD_RECV, uconn_slot(w, u), u->gen), 0);
+    u->flags |= UC_PAUSED;
+}
+
+/* Append received bytes to the spill. Out of memory: the input is lost, so
+ * the connection ends as if reset. */
+static void uconn_spill(struct uring_worker *w, struct uconn *u, const char *p, size_t n)
+{
+    size_t need = (size_t)u->spill_len + n;
+
+    if (u->flags & UC_EOF)
+        return; /* an error already ended the input */
+    if (u->spill_off > 0 && u->spill_off + need > u->spill_cap) {
+        memmove(u->spill, u->spill + u->spill_off, u->spill_len);
+        u->spill_off = 0;
+    }
+    if (need > u->spill_cap) {
+        size_t cap = u->spill_cap ? (size_t)u->spill_cap * 2 : UCONN_SPILL_MIN;
+        while (cap < need)
+            cap *= 2;
+        char *grown = realloc(u->spill, cap);
+        if (!grown) {
+            u->flags |= UC_EOF;
+            u->recv_res = -ENOMEM;
+            uconn_pause(w, u);
+            return;
+        }
+        u->spill = grown;
+        u->spill_cap = (uint32_t)cap;
+    }
+    memcpy(u->spill + u->spill_off + u->spill_len, p, n);
+    u->spill_len += (uint32_t)n;
+    if (u->spill_len >= UCONN_SPILL_MAX)
+        uconn_pause(w, u);
+}
+
+/* Give the core as much spilled input as it has room for (or the end of the
  * input). Returns 1 when it was fed. */
 static int uconn_feed(struct uring_worker *w, struct uconn *u)
 {
-    size_t space, total = 0;
+    size_t space, n;
     char *dst;
 
-    if (u->pend_head == URING_BUF_NIL) {
+    if (u->spill_len == 0) {
         if (!(u->flags & UC_EOF))
             return 0;
         conn_done(&u->core, u->recv_res);
@@ -109,49 +152,44 @@ static int uconn_feed(struct uring_worker *w, struct uconn *u)
         conn_done(&u->core, dst ? -ENOBUFS : -ENOMEM);
         return 1;
     }
-    while (u->pend_head != URING_BUF_NIL && total < space) {
-        uint16_t bid = u->pend_head;
-        size_t avail = w->buf_len[bid] - u->pend_off;
-        size_t n = avail < space - total ? avail : space - total;
-
-        memcpy(dst + total, w->bufs + (size_t)bid * w->buf_size + u->pend_off, n);
-        total += n;
-        u->pend_off = (uint16_t)(u->pend_off + n);
-        if (u->pend_off == w->buf_len[bid]) {
-            u->pend_head = w->buf_next[bid];
-            if (u->pend_head == URING_BUF_NIL)
-                u->pend_tail = URING_BUF_NIL;
-            u->pend_off = 0;
-            uring_buf_recycle(w, bid);
+    n = u->spill_len < space ? u->spill_len : space;
+    memcpy(dst, u->spill + u->spill_off, n);
+    u->spill_off += (uint32_t)n;
+    u->spill_len -= (uint32_t)n;
+    if (u->spill_len == 0) {
+        uconn_spill_free(u);
+        if (u->flags & UC_PAUSED) {
+            u->flags &= (uint8_t)~UC_PAUSED;
+            uconn_arm_recv(w, u);
         }
     }
-    u->pend_bytes -= (uint32_t)total;
-    if ((u->flags & UC_PAUSED) && u->pend_bytes == 0) {
-        u->flags &= (uint8_t)~UC_PAUSED;
-        uconn_arm_recv(w, u);
-    }
-    conn_done(&u->core, (long)total);
+    conn_done(&u->core, (long)n);
     return 1;
 }
 
-static void uconn_queue_buf(struct uring_worker *w, struct uconn *u, uint16_t bid, int len)
+/* Bytes from the ring: straight into the core when it waits for them,
+ * otherwise (and whatever does not fit) into the spill. */
+static void uconn_on_data(struct uring_worker *w, struct uconn *u, const char *p, size_t n)
 {
-    w->buf_len[bid] = (uint32_t)len;
-    w->buf_next[bid] = URING_BUF_NIL;
-    if (u->pend_tail != URING_BUF_NIL)
-        w->buf_next[u->pend_tail] = bid;
-    else
-        u->pend_head = bid;
-    u->pend_tail = bid;
-    u->pend_bytes += (uint32_t)len;
-    /* A client that sends faster than we answer stops being read, so one
-     * connection cannot take every buffer of the ring. */
-    if (u->pend_bytes >= UCONN_PAUSE_BYTES && (u->flags & UC_RECV_ARMED) &&
-        !(u->flags & UC_PAUSED)) {
-        struct io_uring_sqe *sqe = uconn_sqe(w, u, UD_CANCEL);
-        io_uring_prep_cancel64(sqe, UD_PACK(UD_RECV, uconn_slot(w, u), u->gen), 0);
-        u->flags |= UC_PAUSED;
+    size_t space = 0, k;
+    char *dst;
+
+    if (u->waiting != CONN_OP_RECV || u->spill_len > 0) {
+        uconn_spill(w, u, p, n);
+        return;
     }
+    dst = conn_recv_space(&u->core, &space);
+    if (!dst || space == 0) {
+        uconn_spill(w, u, p, n);
+        return; /* uconn_feed reports the failure */
+    }
+    k = n < space ? n : space;
+    memcpy(dst, p, k);
+    if (k < n)
+        uconn_spill(w, u, p + k, n - k);
+    u->waiting = UC_WAIT_NONE;
+    conn_done(&u->core, (long)k);
+    uconn_advance(w, u);
 }
 
 static void uconn_on_recv(struct uring_worker *w, struct uconn *u, const struct io_uring_cqe *cqe)
@@ -165,10 +203,9 @@ static void uconn_on_recv(struct uring_worker *w, struct uconn *u, const struct 
     if (cqe->res > 0) {
         uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
         w->bufs_out++;
-        if (u->flags & UC_CLOSED)
-            uring_buf_recycle(w, bid);
-        else
-            uconn_queue_buf(w, u, bid, cqe->res);
+        if (!(u->flags & UC_CLOSED))
+            uconn_on_data(w, u, w->bufs + (size_t)bid * w->buf_size, (size_t)cqe->res);
+        uring_buf_recycle(w, bid);
     } else if (cqe->res == -ENOBUFS) {
         if (!(u->flags & (UC_CLOSED | UC_STARVED))) {
             u->flags |= UC_STARVED; /* re-armed once buffers come back */
@@ -179,88 +216,97 @@ static void uconn_on_recv(struct uring_worker *w, struct uconn *u, const struct 
         u->flags |= UC_EOF; /* 0: orderly EOF; < 0: reset and the like */
         u->recv_res = (int16_t)(cqe->res < -32767 ? -EIO : cqe->res);
     }
-    /* A multishot also ends on CQ overflow: re-arm unless one of the cases
-     * above accounts for its end. */
-    if (!more && cqe->res != -ECANCELED)
-        uconn_arm_recv(w, u);
-    if (u->waiting == CONN_OP_RECV && (u->pend_head != URING_BUF_NIL || (u->flags & UC_EOF))) {
+    /* A multishot also ends on CQ overflow, and a pause may have been lifted
+     * before its cancel landed: re-arm unless a flag says not to. */
+    if (!more)
+        uconn_arm_recv(w, u); /* unless paused, starved, at EOF or closed */
+    if (u->waiting == CONN_OP_RECV && (u->spill_len > 0 || (u->flags & UC_EOF))) {
         u->waiting = UC_WAIT_NONE;
         uconn_advance(w, u);
     }
 }
 
-/* ---- SENDFILE as file -> pipe -> socket splices ---- */
+/* ---- SENDFILE: file -> pipe -> socket splices, or READ + SEND ---- */
 
-static int uconn_pipe_get(struct uring_worker *w)
+static void uconn_pipe_close(struct uring_worker *w, int r, int wr)
 {
-    int fds[2], idx;
+    close(r);
+    close(wr);
+    w->pipes_open--;
+}
 
-    if (w->pipe_free >= 0) {
-        idx = w->pipe_free;
-        w->pipe_free = w->pipes[idx].next;
-        return idx;
+/* A pipe for u's transfer: an idle one, or a new one while under the cap.
+ * Returns 0, or -errno (the caller then uses a bounce buffer). */
+static int uconn_pipe_get(struct uring_worker *w, struct uconn *u)
+{
+    int fds[2];
+
+    if (w->npipe_idle > 0) {
+        struct uring_pipe *p = &w->pipe_idle[--w->npipe_idle];
+        u->xfer.pipe.r = p->r;
+        u->xfer.pipe.w = p->w;
+        return 0;
     }
-    if (w->npipes >= UCONN_PIPES_MAX)
+    if (w->pipes_open >= w->pipes_max)
         return -EMFILE;
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -errno;
     /* Larger pipes mean fewer splices per file; the default 64 KiB works too. */
     (void)fcntl(fds[1], F_SETPIPE_SZ, UCONN_PIPE_BYTES);
-    if (w->npipes % 64 == 0) {
-        struct uring_pipe *p = realloc(w->pipes, (w->npipes + 64) * sizeof(*p));
-        if (!p) {
-            close(fds[0]);
-            close(fds[1]);
-            return -ENOMEM;
-        }
-        w->pipes = p;
-    }
-    idx = (int)w->npipes++;
-    w->pipes[idx] = (struct uring_pipe){fds[0], fds[1], -1};
-    return idx;
+    w->pipes_open++;
+    u->xfer.pipe.r = fds[0];
+    u->xfer.pipe.w = fds[1];
+    return 0;
 }
 
-/* Return a pipe to the pool; one that may still hold data is replaced. */
-static void uconn_pipe_put(struct uring_worker *w, struct uconn *u, int dirty)
+/* End u's transfer: a clean pipe is kept for reuse while fewer than
+ * URING_PIPES_IDLE are idle; one that may still hold data, or one too many,
+ * is closed, so a burst of downloads leaves no fds behind. */
+static void uconn_xfer_end(struct uring_worker *w, struct uconn *u, int dirty)
 {
-    struct uring_pipe *p = &w->pipes[u->pipe];
-
-    if (dirty) {
-        int fds[2];
-        close(p->r);
-        close(p->w);
-        if (pipe2(fds, O_CLOEXEC) < 0) {
-            p->r = p->w = -1;
-            u->pipe = -1;
-            return; /* this slot of the pool stays unused */
-        }
-        (void)fcntl(fds[1], F_SETPIPE_SZ, UCONN_PIPE_BYTES);
-        p->r = fds[0];
-        p->w = fds[1];
+    if (u->flags & UC_BOUNCE) {
+        free(u->xfer.bounce);
+        u->xfer.bounce = NULL;
+        u->flags &= (uint8_t)~UC_BOUNCE;
+    } else if (dirty || w->npipe_idle >= URING_PIPES_IDLE) {
+        uconn_pipe_close(w, u->xfer.pipe.r, u->xfer.pipe.w);
+    } else {
+        w->pipe_idle[w->npipe_idle++] = (struct uring_pipe){u->xfer.pipe.r, u->xfer.pipe.w};
     }
-    p->next = w->pipe_free;
-    w->pipe_free = u->pipe;
-    u->pipe = -1;
 }
 
-static void uconn_splice_out(struct uring_worker *w, struct uconn *u)
+static void uconn_xfer_out(struct uring_worker *w, struct uconn *u)
 {
     struct io_uring_sqe *sqe = uconn_sqe(w, u, UD_SPLICE_OUT);
 
-    io_uring_prep_splice(sqe, w->pipes[u->pipe].r, -1, u->fd, -1, u->splice_left, 0);
+    if (u->flags & UC_BOUNCE)
+        io_uring_prep_send(sqe, u->fd, u->xfer.bounce + u->splice_done, u->splice_left,
+                           MSG_NOSIGNAL);
+    else
+        io_uring_prep_splice(sqe, u->xfer.pipe.r, -1, u->fd, -1, u->splice_left, 0);
 }
 
+/* One SENDFILE: one piece of the file into the pipe (or bounce buffer), then
+ * out to the socket until that piece is sent. A response whose head is out
+ * must get its whole body, so running out of pipes (fds) is not an error:
+ * the piece goes through memory instead. */
 static int uconn_sendfile(struct uring_worker *w, struct uconn *u, const struct conn_io *io)
 {
-    int idx = uconn_pipe_get(w);
     size_t len = io->len < UCONN_PIPE_BYTES ? io->len : UCONN_PIPE_BYTES;
+    struct io_uring_sqe *sqe;
 
-    if (idx < 0)
-        return idx;
-    u->pipe = (int16_t)idx;
     u->splice_done = 0;
-    struct io_uring_sqe *sqe = uconn_sqe(w, u, UD_SPLICE_IN);
-    io_uring_prep_splice(sqe, io->fd, (int64_t)io->off, w->pipes[idx].w, -1, (unsigned)len, 0);
+    if (uconn_pipe_get(w, u) == 0) {
+        sqe = uconn_sqe(w, u, UD_SPLICE_IN);
+        io_uring_prep_splice(sqe, io->fd, (int64_t)io->off, u->xfer.pipe.w, -1, (unsigned)len, 0);
+        return 0;
+    }
+    len = io->len < UCONN_BOUNCE_BYTES ? io->len : UCONN_BOUNCE_BYTES;
+    if (!(u->xfer.bounce = malloc(len)))
+        return -ENOMEM;
+    u->flags |= UC_BOUNCE;
+    sqe = uconn_sqe(w, u, UD_SPLICE_IN);
+    io_uring_prep_read(sqe, io->fd, u->xfer.bounce, (unsigned)len, io->off);
     return 0;
 }
 
@@ -269,20 +315,20 @@ static void uconn_on_splice(struct uring_worker *w, struct uconn *u, unsigned op
     u->inflight--;
     if (op == UD_SPLICE_IN && res > 0) {
         u->splice_left = (uint32_t)res;
-        uconn_splice_out(w, u);
+        uconn_xfer_out(w, u);
         return;
     }
     if (op == UD_SPLICE_OUT && res > 0) {
         u->splice_left -= (uint32_t)res;
         u->splice_done += (uint64_t)res;
         if (u->splice_left > 0) {
-            uconn_splice_out(w, u);
+            uconn_xfer_out(w, u);
             return;
         }
-        uconn_pipe_put(w, u, 0);
+        uconn_xfer_end(w, u, 0);
         res = (int)u->splice_done;
     } else {
-        uconn_pipe_put(w, u, op == UD_SPLICE_OUT);
+        uconn_xfer_end(w, u, op == UD_SPLICE_OUT);
         if (op == UD_SPLICE_OUT && res == 0)
             res = -EPIPE;
     }
@@ -392,12 +438,15 @@ static void uconn_close(struct uring_worker *w, struct uconn *u)
 
     u->flags |= UC_CLOSED;
     uring_dq_remove(w, u);
-    uconn_drop_pending(w, u);
+    uconn_spill_free(u);
     conn_release(&u->core);
-    /* close() alone would neither end the pending recv nor send a FIN. */
+    /* close() alone would neither end the pending recv nor send a FIN. The
+     * cancel names the recv's own user_data: the kernel finds it by hash,
+     * where a cancel by fd walks every pending request (closing would be
+     * O(open connections)). */
     if (u->flags & UC_RECV_ARMED) {
         sqe = uconn_sqe(w, u, UD_CANCEL);
-        io_uring_prep_cancel_fd(sqe, u->fd, 0);
+        io_uring_prep_cancel64(sqe, UD_PACK(UD_RECV, uconn_slot(w, u), u->gen), 0);
         sqe->flags |= IOSQE_IO_HARDLINK;
     }
     sqe = uconn_sqe(w, u, UD_CLOSE);
@@ -492,7 +541,7 @@ static int uconn_has_unread(const struct uconn *u)
 {
     int n = 0;
 
-    return u->pend_head != URING_BUF_NIL || (ioctl(u->fd, FIONREAD, &n) == 0 && n > 0);
+    return u->spill_len > 0 || (ioctl(u->fd, FIONREAD, &n) == 0 && n > 0);
 }
 
 void uconn_stop(struct uring_worker *w, struct uconn *u, int hard)
@@ -520,4 +569,11 @@ void uconn_free_if_done(struct uring_worker *w, struct uconn *u)
     w->active--;
     atomic_fetch_sub(&w->assigned, 1);
     atomic_fetch_sub(&w->eng->nconns, 1);
+}
+
+void uconn_release(struct uring_worker *w, struct uconn *u)
+{
+    uconn_spill_free(u);
+    if (u->waiting == CONN_OP_SENDFILE)
+        uconn_xfer_end(w, u, 1);
 }

@@ -44,6 +44,7 @@ enum uring_ud {
 #define UD_SLOT(ud) ((uint32_t)(ud))
 
 #define URING_NIL UINT32_MAX
+#define URING_PIPES_IDLE 16 /* idle splice pipes a worker keeps for reuse */
 #define URING_BUF_NIL 0xffffu
 
 enum uring_dq { DQ_NONE, DQ_IDLE, DQ_HEADER, DQ_LINGER, DQ_COUNT };
@@ -55,6 +56,7 @@ enum uconn_flag {
     UC_CLOSED = 1 << 3,     /* the core said CLOSE; freed at inflight == 0 */
     UC_KILLED = 1 << 4,     /* SHUT_RDWR issued to end a stalled send */
     UC_PAUSED = 1 << 5,     /* recv stopped: too much input queued */
+    UC_BOUNCE = 1 << 6,     /* SENDFILE as READ + SEND through xfer.bounce */
 };
 
 #define UC_WAIT_NONE 0xff
@@ -66,16 +68,26 @@ struct uconn {
     uint32_t dq_prev, dq_next; /* deadline queue links (slots), or the free list */
     uint32_t starved_next;     /* starved list link */
     uint64_t deadline_ms;
-    uint16_t pend_head, pend_tail; /* received buffers not yet given to the core */
-    uint16_t pend_off;             /* bytes of pend_head already given */
-    uint8_t dq;                    /* enum uring_dq */
-    uint8_t inflight;              /* SQEs whose last CQE is still to come */
-    uint8_t flags;                 /* enum uconn_flag */
-    uint8_t waiting;               /* conn op the core waits on, or UC_WAIT_NONE */
-    int16_t recv_res;              /* with UC_EOF: 0 or -errno */
-    int16_t pipe;                  /* splice pipe (index in the worker's pool) or -1 */
-    uint32_t pend_bytes;
-    uint32_t splice_left; /* bytes in the pipe still to send */
+    /* Input received while the core was not waiting for it, copied out of
+     * the provided buffers (which go back to the ring at once): spill[off ..
+     * off+len). At most about UCONN_SPILL_MAX: past it the recv is paused.
+     * NULL when empty, so an idle connection holds no memory here. */
+    char *spill;
+    uint32_t spill_off, spill_len, spill_cap;
+    uint8_t dq;       /* enum uring_dq */
+    uint8_t inflight; /* SQEs whose last CQE is still to come */
+    uint8_t flags;    /* enum uconn_flag */
+    uint8_t waiting;  /* conn op the core waits on, or UC_WAIT_NONE */
+    int16_t recv_res; /* with UC_EOF: 0 or -errno */
+    /* SENDFILE in progress: a splice pipe, or (UC_BOUNCE) a buffer that the
+     * file is READ into and SENT from when no pipe can be had. */
+    union {
+        struct {
+            int r, w;
+        } pipe;
+        char *bounce;
+    } xfer;
+    uint32_t splice_left; /* bytes read into the pipe/bounce still to send */
     uint64_t splice_done; /* bytes of this SENDFILE sent */
     struct open_how how;  /* must live until the SQE is submitted */
     struct statx *stx;    /* STAT in flight */
@@ -83,7 +95,6 @@ struct uconn {
 
 struct uring_pipe {
     int r, w;
-    int next; /* free list */
 };
 
 /* A worker's access log (uring_log.c): lines are appended to buf[fill];
@@ -122,9 +133,12 @@ struct uring_worker {
     uint32_t *buf_len;
     unsigned nbufs, buf_size, bufs_out; /* bufs_out: taken from the ring */
 
-    struct uring_pipe *pipes;
-    int pipe_free;
-    unsigned npipes;
+    /* Splice pipes: a few idle ones are kept for reuse (pipe_idle[0 ..
+     * npipe_idle)), the rest closed when their transfer ends. pipes_open
+     * counts those in use and idle; past pipes_max a transfer uses a bounce
+     * buffer instead, so pipes cannot take the fds connections need. */
+    struct uring_pipe pipe_idle[URING_PIPES_IDLE];
+    unsigned npipe_idle, pipes_open, pipes_max;
 
     struct statx *stx_free; /* free statx buffers (linked through their first bytes) */
 
@@ -180,5 +194,8 @@ void uconn_arm_recv(struct uring_worker *w, struct uconn *u);
 void uconn_on_timeout(struct uring_worker *w, struct uconn *u);
 void uconn_stop(struct uring_worker *w, struct uconn *u, int hard);
 void uconn_free_if_done(struct uring_worker *w, struct uconn *u);
+/* At engine exit, for a connection still open: free what it holds besides
+ * its socket (spill, transfer pipe or buffer). */
+void uconn_release(struct uring_worker *w, struct uconn *u);
 
 #endif
