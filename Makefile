@@ -29,7 +29,7 @@ SOURCES = $(shell find src tests fuzz -name '*.[ch]' 2>/dev/null)
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build run test test-release test-asan deps clean format format-check bench fuzz
+.PHONY: all build run test test-release test-asan test-load deps clean format format-check bench fuzz
 
 # One step at a time even under `make -j`: the build steps parallelise inside.
 .NOTPARALLEL:
@@ -70,6 +70,15 @@ test-asan: deps
 		$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 	$(ASAN_ENV) RINGHTTPD_BIN=$(CURDIR)/$(ASAN_DIR)/ringhttpd $(URING_2W) \
 		$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# The load cases (tests/integration/test_load.py: 19,000 idle connections,
+# 4,200 stalled downloads, 9,000 partial heads) on the release build, both
+# engines; a few minutes, so not part of `make test`. .ci/run calls it.
+test-load: deps
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRINGHTTPD_WERROR=ON $(CMAKE_ARGS)
+	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
+	RINGHTTPD_LOAD=1 RINGHTTPD_BIN=$(CURDIR)/$(BUILD_DIR)/ringhttpd $(PYTHON) -m pytest -q -m load \
+		tests/integration $(PYTEST_ARGS)
 
 # Benchmarks against the threads engine, nginx, lighttpd and h2o (see BENCHMARKS.md).
 # QUICK=1: one short run per workload, under 2 minutes.

@@ -23,6 +23,8 @@ ENGINES = [e.strip() for e in os.environ.get("RINGHTTPD_ENGINES", "threads,uring
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "engine(name): test concerns only that engine (skipped for the others)")
+    config.addinivalue_line(
+        "markers", "load: slow load case, run only with RINGHTTPD_LOAD=1 (make test-load)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -31,6 +33,11 @@ def pytest_collection_modifyitems(config, items):
         skip = pytest.mark.skip(reason=f"no server binary at {binary} (set RINGHTTPD_BIN)")
         for item in items:
             item.add_marker(skip)
+    if os.environ.get("RINGHTTPD_LOAD") != "1":
+        skip = pytest.mark.skip(reason="load case: make test-load (RINGHTTPD_LOAD=1)")
+        for item in items:
+            if item.get_closest_marker("load"):
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
