@@ -383,58 +383,83 @@ static void conn_dispatch(struct conn *c, size_t head_len)
 
 /* ---- request bodies ---- */
 
+/* A chunked body is decoded in place: the data of successive chunks is moved
+ * together at in_off (wr_len bytes), the framing already decoded after it is
+ * a gap of wr_tail bytes, and the input not yet decoded follows the gap. */
+static enum conn_body_step conn_body_chunked(struct conn *c, int *status)
+{
+    char *in = c->blk->in + c->in_off;
+    size_t consumed, data_off, data_len;
+
+    while (c->body_kind == BODY_CHUNKED && c->wr_len < CONN_BODY_WRITE_MIN) {
+        char *raw = in + c->wr_len + c->wr_tail;
+        size_t raw_len = c->in_len - c->wr_len - c->wr_tail;
+
+        switch (chunked_decode(&c->chunk, raw, raw_len, &consumed, &data_off, &data_len)) {
+        case CHUNKED_NEED_MORE:
+            /* Close the gap so the free space is all in one piece. */
+            memmove(in + c->wr_len, raw + consumed, raw_len - consumed);
+            c->in_len -= c->wr_tail + (uint32_t)consumed;
+            c->wr_tail = 0;
+            if (c->chunk.total + c->chunk.remaining > c->ctx->max_body) {
+                *status = 413; /* refused from its size line, before the data */
+                return BODY_STEP_ERROR;
+            }
+            return c->in_len < CONN_IN_CAP || c->wr_len == 0 ? BODY_STEP_NEED : BODY_STEP_DATA;
+        case CHUNKED_DATA:
+            memmove(in + c->wr_len, raw + data_off, data_len);
+            c->wr_len += (uint32_t)data_len;
+            c->wr_tail += (uint32_t)(consumed - data_len);
+            if (c->chunk.total + c->chunk.remaining > c->ctx->max_body) {
+                *status = 413;
+                return BODY_STEP_ERROR;
+            }
+            break;
+        case CHUNKED_DONE:
+            c->wr_tail += (uint32_t)consumed;
+            c->body_kind = BODY_NONE;
+            break;
+        case CHUNKED_ERROR:
+            *status = 400;
+            return BODY_STEP_ERROR;
+        }
+    }
+    return BODY_STEP_DATA;
+}
+
 enum conn_body_step conn_body_peek(struct conn *c, const char **p, size_t *n, int *status)
 {
-    const char *in = c->blk->in + c->in_off;
-    size_t consumed, data_off, data_len;
+    size_t have;
 
     if (c->body_kind == BODY_LENGTH) {
         if (c->body_left == 0)
             return BODY_STEP_DONE;
-        if (c->in_len == 0)
+        have = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+        /* Receive more before writing unless the rest of the body, a large
+         * enough piece or a full buffer is here: the write count must not
+         * follow how the client (or the network) cut the body. */
+        if (have == 0 ||
+            (have < c->body_left && have < CONN_BODY_WRITE_MIN && c->in_len < CONN_IN_CAP))
             return BODY_STEP_NEED;
-        *p = in;
-        *n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
-        return BODY_STEP_DATA;
-    }
-    if (c->body_kind != BODY_CHUNKED)
-        return BODY_STEP_DONE;
-    if (c->wr_len > 0) {
-        *p = in;
-        *n = c->wr_len;
-        return BODY_STEP_DATA;
-    }
-    switch (chunked_decode(&c->chunk, in, c->in_len, &consumed, &data_off, &data_len)) {
-    case CHUNKED_NEED_MORE:
-        c->in_off += (uint32_t)consumed;
-        c->in_len -= (uint32_t)consumed;
-        if (c->chunk.total + c->chunk.remaining > c->ctx->max_body) {
-            *status = 413; /* refused from its size line, before the data */
-            return BODY_STEP_ERROR;
-        }
-        return BODY_STEP_NEED;
-    case CHUNKED_DATA:
-        c->in_off += (uint32_t)data_off;
-        c->in_len -= (uint32_t)data_off;
-        c->wr_len = (uint32_t)data_len;
-        c->wr_tail = (uint32_t)(consumed - data_off - data_len);
-        if (c->chunk.total + c->chunk.remaining > c->ctx->max_body) {
-            *status = 413;
-            return BODY_STEP_ERROR;
-        }
         *p = c->blk->in + c->in_off;
-        *n = data_len;
-        return data_len ? BODY_STEP_DATA : conn_body_peek(c, p, n, status);
-    case CHUNKED_DONE:
-        c->in_off += (uint32_t)consumed;
-        c->in_len -= (uint32_t)consumed;
-        c->body_kind = BODY_NONE;
-        return BODY_STEP_DONE;
-    case CHUNKED_ERROR:
-        break;
+        *n = have;
+        return BODY_STEP_DATA;
     }
-    *status = 400;
-    return BODY_STEP_ERROR;
+    if (c->body_kind == BODY_CHUNKED) {
+        enum conn_body_step step = conn_body_chunked(c, status);
+        if (step != BODY_STEP_DATA)
+            return step;
+    }
+    if (c->wr_len == 0) {
+        /* The terminating chunk was the last thing decoded: skip it. */
+        c->in_off += c->wr_tail;
+        c->in_len -= c->wr_tail;
+        c->wr_tail = 0;
+        return BODY_STEP_DONE;
+    }
+    *p = c->blk->in + c->in_off;
+    *n = c->wr_len;
+    return BODY_STEP_DATA;
 }
 
 void conn_body_consume(struct conn *c, size_t n)

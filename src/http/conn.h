@@ -114,7 +114,7 @@ struct conn {
     uint8_t peer_addr[16];
     uint32_t in_off, in_len;  /* unconsumed input: blk->in[in_off .. in_off+in_len) */
     uint32_t out_sent;        /* bytes of the output buffer already sent */
-    uint32_t wr_len, wr_tail; /* chunked: decoded data at in_off, framing after it */
+    uint32_t wr_len, wr_tail; /* chunked: decoded data at in_off, then a gap of framing */
     int file_fd;              /* file being served or written, or -1 */
     int dir_fd;               /* upload: parent directory, or -1 */
     uint64_t body_left;       /* Content-Length bytes still to read */

@@ -18,6 +18,9 @@
 /* Free output space needed before answering the next request: the largest
  * in-memory response (an 8 KiB echo, gzip expansion included) and its head. */
 #define CONN_OUT_RESERVE (HTTP_MAX_HEAD + 1024)
+/* Smallest piece of a request body handed out before its end (see
+ * conn_body_peek). */
+#define CONN_BODY_WRITE_MIN (8 * 1024)
 
 /* Upload temporary files are named FILES_TMP_PREFIX + 16 hex digits. Names
  * in that namespace are refused (403): a client must not read another's
@@ -70,8 +73,11 @@ enum conn_body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
 
 enum conn_body_step { BODY_STEP_DATA, BODY_STEP_NEED, BODY_STEP_DONE, BODY_STEP_ERROR };
 
-/* Body bytes available in the input buffer: DATA with *p and *n, NEED (receive
- * more), DONE, or ERROR with *status (400, 413). */
+/* Body bytes to use from the input buffer: DATA with *p and *n, NEED (receive
+ * more), DONE, or ERROR with *status (400, 413). DATA comes in pieces of at
+ * least CONN_BODY_WRITE_MIN bytes unless the body ends or the input buffer is
+ * full, however small the pieces (receives, chunks) the body arrived in, so
+ * an upload costs one file write per piece whatever the client does. */
 enum conn_body_step conn_body_peek(struct conn *c, const char **p, size_t *n, int *status);
 
 /* n body bytes from the last DATA have been used. */

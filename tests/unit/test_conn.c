@@ -21,6 +21,7 @@ struct drive {
     char out[1 << 21];
     size_t out_len;
     int sends, closed, shut, timeouts;
+    int writes;             /* WRITE ops (upload pieces) */
     int idle_without_block; /* saw a RECV with no block held */
 };
 
@@ -108,6 +109,7 @@ static void drive_op(struct conn *c, struct drive *d, const struct conn_io *io)
         conn_done(c, sys_res(pread(io->fd, io->buf, io->len, (off_t)io->off)));
         return;
     case CONN_OP_WRITE:
+        d->writes++;
         conn_done(c, sys_res(pwrite(io->fd, io->buf, io->len, (off_t)io->off)));
         return;
     case CONN_OP_FSYNC:
@@ -138,7 +140,7 @@ static void drive(struct drive *d)
     struct conn_io io;
 
     d->pos = d->out_len = 0;
-    d->sends = d->closed = d->shut = d->timeouts = d->idle_without_block = 0;
+    d->sends = d->closed = d->shut = d->timeouts = d->idle_without_block = d->writes = 0;
     if (!d->chunk)
         d->chunk = SIZE_MAX;
     if (!d->send_max)
@@ -321,6 +323,45 @@ static void test_upload_every_split(void)
     }
 }
 
+/* A 64 KiB body that arrives one byte per receive, and one in 1-byte chunks,
+ * is written in pieces of at least CONN_BODY_WRITE_MIN (8 KiB), not one write
+ * per receive or per chunk: a client must not set the server's cost per byte. */
+static void test_upload_writes_coalesced(void)
+{
+    enum { BODY = 64 * 1024 };
+    static char req[16 * BODY], file[BODY + 1];
+    static struct drive d;
+    static char data[BODY];
+    char body[64], head[512];
+    size_t n;
+
+    for (size_t i = 0; i < BODY; i++)
+        data[i] = (char)('a' + i % 26);
+    for (int chunked = 0; chunked <= 1; chunked++) {
+        n = (size_t)snprintf(req, sizeof(req), "POST /files/coalesced.bin HTTP/1.1\r\n%s\r\n",
+                             chunked ? "Transfer-Encoding: chunked\r\n"
+                                     : "Content-Length: 65536\r\n");
+        for (size_t i = 0; i < BODY; i++) {
+            if (chunked)
+                n += (size_t)snprintf(req + n, sizeof(req) - n, "1\r\n%c\r\n", data[i]);
+            else
+                req[n++] = data[i];
+        }
+        if (chunked)
+            n += (size_t)snprintf(req + n, sizeof(req) - n, "0\r\n\r\n");
+        d = (struct drive){.in = req, .in_len = n, .chunk = 1};
+        drive(&d);
+        CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 201);
+        CHECK(d.writes >= 1 && d.writes <= BODY / (8 * 1024) + 1);
+        int fd = openat(test_dirfd, "coalesced.bin", O_RDONLY);
+        CHECK(fd >= 0);
+        CHECK_INT_EQ(read(fd, file, sizeof(file)), BODY);
+        close(fd);
+        CHECK(memcmp(file, data, BODY) == 0);
+        CHECK(unlinkat(test_dirfd, "coalesced.bin", 0) == 0);
+    }
+}
+
 static void test_upload_refused_leaves_old_file(void)
 {
     static const char too_big[] =
@@ -433,6 +474,7 @@ int main(void)
     test_bad_request_closes();
     test_header_timeout_408();
     test_upload_every_split();
+    test_upload_writes_coalesced();
     test_upload_refused_leaves_old_file();
     test_large_file_and_names();
     test_access_log();
