@@ -22,6 +22,7 @@
 
 #include "engine/uring_internal.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #define URING_SQ_ENTRIES 4096
 #define URING_CQ_ENTRIES 16384
@@ -29,6 +30,7 @@
 #define URING_BUF_SIZE 4096
 #define URING_BGID 1
 #define URING_BACKOFF_MS 100
+#define URING_TRIM_MS 1000   /* at most one mem_trim() a second per worker */
 #define URING_PIPES_MAX 4096 /* splice pipes per worker (one per transfer in flight) */
 
 /* ---- small helpers ---- */
@@ -491,6 +493,8 @@ static int uring_loop(struct uring_worker *w)
 
     for (;;) {
         int64_t wait_ms = uring_dq_next_ms(w);
+        if (mem_trim_due() && (wait_ms < 0 || wait_ms > URING_TRIM_MS))
+            wait_ms = URING_TRIM_MS; /* wake up to trim even with nothing to do */
         if (w->stopping) {
             int64_t left =
                 w->now_ms < w->drain_deadline_ms ? (int64_t)(w->drain_deadline_ms - w->now_ms) : 0;
@@ -518,6 +522,10 @@ static int uring_loop(struct uring_worker *w)
         io_uring_cq_advance(&w->ring, seen);
         uring_dq_expire(w);
         uring_rearm_starved(w);
+        if (mem_trim_due() && w->now_ms - w->trim_ms >= URING_TRIM_MS) {
+            w->trim_ms = w->now_ms; /* memory of a past spike */
+            mem_trim();
+        }
         if (w->stopping) {
             if (w->now_ms >= w->drain_deadline_ms)
                 uring_drain_expired(w);

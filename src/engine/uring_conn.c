@@ -18,6 +18,7 @@
 
 #include "engine/uring_internal.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #define UCONN_SPILL_MIN 4096
 #define UCONN_SPILL_MAX (16 * 1024)    /* spilled input that pauses the recv */
@@ -85,6 +86,8 @@ void uconn_arm_recv(struct uring_worker *w, struct uconn *u)
 
 static void uconn_spill_free(struct uconn *u)
 {
+    if (u->spill)
+        mem_note_freed(u->spill_cap);
     free(u->spill);
     u->spill = NULL;
     u->spill_off = u->spill_len = u->spill_cap = 0;
@@ -265,6 +268,7 @@ static int uconn_pipe_get(struct uring_worker *w, struct uconn *u)
 static void uconn_xfer_end(struct uring_worker *w, struct uconn *u, int dirty)
 {
     if (u->flags & UC_BOUNCE) {
+        mem_note_freed(UCONN_BOUNCE_BYTES);
         free(u->xfer.bounce);
         u->xfer.bounce = NULL;
         u->flags &= (uint8_t)~UC_BOUNCE;

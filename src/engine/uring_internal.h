@@ -152,6 +152,7 @@ struct uring_worker {
     uint64_t drain_deadline_ms;
     int stopping, accept_armed, backoff_armed;
     uint64_t accept_log_ms;
+    uint64_t trim_ms; /* last mem_trim() */
     int result;
 };
 

@@ -18,12 +18,16 @@
 #include "http/gzip.h"
 #include "http/router.h"
 #include "http/uri.h"
+#include "util/mem.h"
 
 #define CONN_LOG_LINE_MAX 2048
 #define CONN_LINGER_MAX (4u << 20) /* bytes drained after an error, at most */
-#define CONN_POOL_KEEP 256         /* free blocks a thread keeps */
+#define CONN_POOL_KEEP 32          /* free blocks a thread keeps (1.5 MiB) */
 
-/* ---- per-thread block pool: no malloc per request in steady state ---- */
+/* ---- per-thread block pool: no malloc per request in steady state ----
+ * A connection may move between threads (the threads engine parks it between
+ * requests), so a block can return to another thread's pool: each pool is
+ * only a bounded cache of malloc'd blocks, which any thread may free. */
 
 static _Thread_local struct conn_block *pool_free;
 static _Thread_local unsigned pool_count;
@@ -55,6 +59,7 @@ static void conn_block_put(struct conn_block *b)
 {
     if (pool_count >= CONN_POOL_KEEP) {
         free(b);
+        mem_note_freed(sizeof(*b));
         return;
     }
     b->next_free = pool_free;
