@@ -58,6 +58,11 @@ static int ref_name_ok(const char *name, size_t len)
 static void check_name(const char *name, size_t len)
 {
     int ok = uri_file_name_ok(name, len);
+    int ctl = 0;
+
+    for (size_t i = 0; i < len; i++) /* C0 and DEL, stated by range */
+        ctl |= (unsigned char)name[i] <= 0x1f || (unsigned char)name[i] == 0x7f;
+    FUZZ_CHECK(uri_name_has_control(name, len) == ctl);
 
     FUZZ_CHECK(ok == 0 || ok == 1);
     FUZZ_CHECK(ok == ref_name_ok(name, len));

@@ -256,14 +256,17 @@ static const char *conn_user_agent(const struct conn *c, const char *buf, size_t
     return h ? buf + h->value.off : "";
 }
 
-/* 0 for a usable /files/ name; 404 for one that cannot name a file ("",
- * "dir/"); 403 for one that tries to leave the directory or is malformed. */
+/* 0 for a usable /files/ name; 400 for one holding a control character;
+ * 404 for one that cannot name a file ("", "dir/"); 403 for one that tries
+ * to leave the directory or is malformed. */
 static int conn_file_name_status(const char *name, size_t len)
 {
     const char *slash = memrchr(name, '/', len);
     const char *base = slash ? slash + 1 : name;
     size_t base_len = len - (size_t)(base - name);
 
+    if (uri_name_has_control(name, len))
+        return 400;
     if (base_len >= sizeof(FILES_TMP_PREFIX) - 1 &&
         memcmp(base, FILES_TMP_PREFIX, sizeof(FILES_TMP_PREFIX) - 1) == 0)
         return 403; /* the temporary files of uploads in progress */

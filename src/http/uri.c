@@ -90,3 +90,11 @@ int uri_file_name_ok(const char *name, size_t len)
     }
     return 1;
 }
+
+int uri_name_has_control(const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return 1;
+    return 0;
+}

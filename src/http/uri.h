@@ -24,4 +24,9 @@ long uri_pct_decode(char *dst, const char *src, size_t len);
  * against symlinks; this check refuses what is wrong on its face. */
 int uri_file_name_ok(const char *name, size_t len);
 
+/* 1 when a decoded /files/ name holds a control character: a C0 byte (NUL
+ * included) or DEL. Such a name is a bad request (400), checked before
+ * uri_file_name_ok: no file may be named with a newline or an escape. */
+int uri_name_has_control(const char *name, size_t len);
+
 #endif

@@ -207,12 +207,25 @@ static void test_decoded_names(void)
     CHECK_INT_EQ(decoded_name_ok("%2e%2e%2e"), 1);
 }
 
+static void test_control_characters(void)
+{
+    CHECK_INT_EQ(uri_name_has_control("plain name.txt", 14), 0);
+    CHECK_INT_EQ(uri_name_has_control("caf\xc3\xa9~", 6), 0);
+    CHECK_INT_EQ(uri_name_has_control("", 0), 0);
+    CHECK_INT_EQ(uri_name_has_control("a\nb", 3), 1);
+    CHECK_INT_EQ(uri_name_has_control("a\0b", 3), 1);
+    CHECK_INT_EQ(uri_name_has_control("\x1f", 1), 1);
+    CHECK_INT_EQ(uri_name_has_control("x\x7f", 2), 1);
+    CHECK_INT_EQ(uri_name_has_control("\x20\x7e\x80\xff", 4), 0);
+}
+
 int main(void)
 {
     test_path_origin_form();
     test_path_absolute_form();
     test_path_bad();
     test_pct_decode();
+    test_control_characters();
     test_pct_decode_no_overread();
     test_file_name();
     test_decoded_names();
