@@ -18,6 +18,7 @@
 #include "http/gzip.h"
 #include "http/router.h"
 #include "http/uri.h"
+#include "util/escape.h"
 #include "util/mem.h"
 
 #define CONN_LOG_LINE_MAX 2048
@@ -140,6 +141,33 @@ void *conn_recv_space(struct conn *c, size_t *len)
 }
 
 /* ---- access log ---- */
+
+/* Keep the request line for the log, escaped (util/escape.h), from what
+ * was received of it: the whole line once parsed, or for a request refused
+ * before that (400, 414, 431, 408) the bytes up to the first line break. */
+static void conn_log_capture(struct conn *c, const char *line, size_t len)
+{
+    struct conn_block *b = c->blk;
+    size_t cap;
+    char *out;
+
+    if (!c->ctx->access_log || !b || b->log_line)
+        return;
+    if (!line) {
+        const char *in = b->in + c->in_off;
+        const char *cr = memchr(in, '\r', c->in_len), *lf = memchr(in, '\n', c->in_len);
+        line = in;
+        len = cr && (!lf || cr < lf) ? (size_t)(cr - in) : lf ? (size_t)(lf - in) : c->in_len;
+    }
+    if (len > CONN_LOG_LINE_MAX)
+        len = CONN_LOG_LINE_MAX;
+    cap = len * 4 < CONN_LOG_LINE_MAX ? len * 4 + 1 : CONN_LOG_LINE_MAX + 1; /* 4x: all escaped */
+    out = arena_alloc(&b->arena, cap);
+    if (out) {
+        escape_log(out, cap, line, len);
+        b->log_line = out;
+    }
+}
 
 static void conn_log(struct conn *c)
 {
@@ -365,10 +393,7 @@ static void conn_dispatch(struct conn *c, size_t head_len)
     const char *buf = b->in + c->in_off;
     int status;
 
-    if (c->ctx->access_log) {
-        size_t n = b->req.line.len < CONN_LOG_LINE_MAX ? b->req.line.len : CONN_LOG_LINE_MAX;
-        b->log_line = arena_strndup(&b->arena, buf + b->req.line.off, n);
-    }
+    conn_log_capture(c, buf + b->req.line.off, b->req.line.len);
     status = conn_analyze(c, buf);
     if (!status)
         status = conn_route(c, buf);
@@ -574,6 +599,7 @@ static int conn_step_head(struct conn *c, struct conn_io *io)
     if (n == -2)
         return conn_flush(c, io) || conn_recv(c, io, CONN_TIMER_HEADER);
     if (n < 0) {
+        conn_log_capture(c, NULL, 0);
         conn_fail(c, b->req.error);
         return 0;
     }
@@ -691,10 +717,12 @@ void conn_timeout(struct conn *c)
     }
     switch ((enum conn_state)c->state) {
     case CS_HEAD:
-        if (c->in_len == 0)
+        if (c->in_len == 0) {
             c->state = CS_CLOSE; /* idle keep-alive: close quietly */
-        else
+        } else {
+            conn_log_capture(c, NULL, 0);
             conn_fail(c, 408);
+        }
         break;
     case CS_BODY:
         conn_fail(c, 408);

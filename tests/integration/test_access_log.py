@@ -197,3 +197,53 @@ def test_stdout_file_without_append_from_two_workers(make_server):
         assert m, f"torn or malformed line: {line[:120]!r}"
         got.append(m["request"])
     assert sorted(got) == want
+
+
+# -- escaping and rejected requests ------------------------------------------------------
+
+
+def one_exchange(srv, raw):
+    """Send raw bytes on a new connection and read until the server closes
+    or answers; returns the status line."""
+    with srv.conn() as c:
+        c.send(raw)
+        return c.read_response().status
+
+
+@pytest.mark.parametrize("raw, status, logged", [
+    # A quote cannot end the request field early and forge the fields after it.
+    (b'GET /echo/a"%20200%201 HTTP/1.1\r\nHost: x\r\n\r\n', 200,
+     r'GET /echo/a\x22%20200%201 HTTP/1.1'),
+    (b"GET /echo/back\\slash HTTP/1.1\r\nHost: x\r\n\r\n", 200,
+     r"GET /echo/back\x5Cslash HTTP/1.1"),
+    (b"GET /echo/\x01\xff HTTP/1.1\r\nHost: x\r\n\r\n", 400, r"GET /echo/\x01\xFF HTTP/1.1"),
+    (b"GET /echo/%22 HTTP/1.1\r\nHost: x\r\n\r\n", 200, "GET /echo/%22 HTTP/1.1"),
+    # Rejected heads log what was received of their request line.
+    (b"GET /echo/x HTTP/1.1\r\nBad Header: y\r\n\r\n", 400, "GET /echo/x HTTP/1.1"),
+    (b"GET /echo/x HTTP/2.0\r\nHost: x\r\n\r\n", 505, "GET /echo/x HTTP/2.0"),
+    (b"POST /echo/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+     "POST /echo/x HTTP/1.1"),
+    (b"GET /echo/x\tHTTP/1.1\r\n\r\n", 400, r"GET /echo/x\x09HTTP/1.1"),
+], ids=["quote", "backslash", "control-and-8bit", "percent", "bad-header", "505", "501", "tab"])
+def test_request_field_escaped_and_rejects_logged(make_server, tmp_path, raw, status, logged):
+    log = tmp_path / "access.log"
+    srv = make_server("--access-log", str(log))
+    assert one_exchange(srv, raw) == status
+    (line,) = logged_lines(log.read_text, 1)
+    m = CLF.match(line)
+    assert m, f"not one CLF line with exactly the expected fields: {line!r}"
+    assert m.group("request") == logged and m.group("status") == str(status), line
+
+
+def test_overlong_request_line_logged_truncated_and_escaped(make_server, tmp_path):
+    log = tmp_path / "access.log"
+    srv = make_server("--access-log", str(log))
+    target = "/echo/" + '"' * 9000
+    assert one_exchange(srv, f"GET {target} HTTP/1.1\r\n\r\n".encode()) == 414
+    (line,) = logged_lines(log.read_text, 1)
+    m = CLF.match(line)
+    assert m, line[:200]
+    req = m.group("request")
+    assert req.startswith(r"GET /echo/\x22\x22") and 1000 < len(req) <= 2048, len(req)
+    assert re.fullmatch(r"GET /echo/(\\x22)+", req), req[-20:]  # cut between escapes
+    assert m.group("status") == "414"
