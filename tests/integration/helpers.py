@@ -51,6 +51,16 @@ def server_binary():
     return Path(os.environ.get("RINGHTTPD_BIN") or DEFAULT_BIN)
 
 
+def sanitized_binary(binary=None):
+    """True when the server binary is built with ASan: its allocator keeps
+    freed memory in a quarantine and ignores malloc_trim, so RSS after a
+    spike says nothing there."""
+    try:
+        return b"__asan_init" in Path(binary or server_binary()).read_bytes()
+    except OSError:
+        return False
+
+
 def sanitizer_report(text):
     """The first line of sanitizer output in text, or None."""
     for line in text.splitlines():
