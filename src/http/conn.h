@@ -22,8 +22,10 @@
  * when the connection goes idle again, so a keep-alive connection waiting for
  * its next request costs only sizeof(struct conn).
  *
- * Threads: a connection is driven by one thread at a time, and (because of
- * the per-thread buffer pool) by the same thread for its whole life. */
+ * Threads: a connection is driven by one thread at a time, not always the
+ * same one (the threads engine parks it between requests and any worker
+ * continues it). Its buffers come from the calling thread's pool and may go
+ * back to another thread's: each pool is a bounded cache of malloc'd blocks. */
 #ifndef RINGHTTPD_CONN_H
 #define RINGHTTPD_CONN_H
 
