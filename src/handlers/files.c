@@ -55,6 +55,10 @@ static int files_status_for_open(int err)
     case ENOSPC:
     case EDQUOT:
         return 507;
+    case EMFILE: /* out of descriptors or memory: a passing state, not a fault */
+    case ENFILE:
+    case ENOMEM:
+        return 503;
     default:
         return 500;
     }

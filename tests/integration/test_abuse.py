@@ -48,6 +48,11 @@ def send_some(s, data, timeout=0.2):
     return sent
 
 
+def ring_mib(engine):
+    """MiB of provided receive buffers a uring server touches under load."""
+    return 4 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1) if engine == "uring" else 0
+
+
 def idle_pipe_fds():
     """fds a uring server may keep for idle splice pipes: 16 pipes a worker."""
     return 2 * 16 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1)
@@ -91,7 +96,8 @@ def test_downloads_beyond_the_pipe_supply_arrive_whole(server_bin, engine, big_d
     """With RLIMIT_NOFILE 128, 50 concurrent stalled 4 MiB downloads leave no
     fds for a splice pipe each. Before the fix the transfers that found none
     got `200` with the full Content-Length and then a close with no body.
-    Every response must now be whole (or refused before its head)."""
+    Every 200 must now be whole; a download may only be refused before its
+    head (503 when even the file cannot be opened)."""
     srv = NofileServer(128, server_bin, engine, ["--threads", "128"], directory=big_dir)
     srv.start()
     socks = []
@@ -102,11 +108,15 @@ def test_downloads_beyond_the_pipe_supply_arrive_whole(server_bin, engine, big_d
         whole = 0
         for i, s in enumerate(socks):
             status, length, body = read_whole_response(s)
-            assert status == 200 and length == BIG, (i, status, length)
-            assert len(body) == length, \
-                f"download {i}: {len(body)} of {length} body bytes, then closed"
-            whole += 1
-        assert whole == 50
+            # Out of fds for the file itself, a download may be refused
+            # before its head (503); one that got its head gets its body.
+            assert status in (200, 503), (i, status)
+            if status == 200:
+                assert length == BIG and len(body) == length, \
+                    f"download {i}: {len(body)} of {length} body bytes, then closed"
+                whole += 1
+        # More than the pipes the fd limit allows went through (16 at most).
+        assert whole >= 30, f"only {whole} of 50 downloads served"
     finally:
         for s in socks:
             s.close()
@@ -219,7 +229,9 @@ def test_memory_returns_after_a_spike_of_partial_heads(make_server, engine):
             s.close()
         wait_until(lambda: open_fds(srv.proc.pid) < 100, 20, 0.1,
                    what="the server to close the connections")
-        ok = lambda: rss_kib(srv.proc.pid) < base + 12 * 1024  # noqa: E731
+        # Back near idle: besides a small reserve of blocks, each uring
+        # worker's 4 MiB of receive buffers is now resident.
+        ok = lambda: rss_kib(srv.proc.pid) < base + (8 + ring_mib(engine)) * 1024  # noqa: E731
         try:
             wait_until(ok, 5, 0.2, what="memory to be returned")
         finally:
