@@ -258,7 +258,9 @@ static bool session_recv(struct session *s, const struct conn_io *io)
 {
     long res;
 
-    session_arm(s, io);
+    if (!s->recv_pending)
+        session_arm(s, io); /* a RECV resumed from the poller keeps its deadline */
+    s->recv_pending = false;
     if (atomic_load(&s->e->stopping) && !s->drain_ms && threads_session_drain(s)) {
         session_cut(s);
         return true;
@@ -272,10 +274,11 @@ static bool session_recv(struct session *s, const struct conn_io *io)
         conn_done(&s->c, res);
         return true;
     }
-    if (!threads_park(s))
-        session_cut(s);
-    else
+    s->recv_pending = true; /* the core's RECV stays outstanding while parked */
+    if (threads_park(s))
         return false;
+    s->recv_pending = false;
+    session_cut(s);
     return true;
 }
 
@@ -329,13 +332,20 @@ static void session_file_op(struct session *s, const struct conn_io *io)
 /* Drive s until it needs input that is not there (parked) or closes. */
 static void session_run(struct session *s)
 {
+    static const struct conn_io recv_io = {.op = CONN_OP_RECV};
     struct conn_io io;
 
+    /* Back from the poller, the core still waits for the RECV it asked for:
+     * complete it (or abandon it: timeout, cut) before asking what is next. */
     if (s->wake == WAKE_TIMEOUT) {
+        s->recv_pending = false;
         s->timer = CONN_TIMER_NONE;
         conn_timeout(&s->c);
     } else if (s->wake == WAKE_CUT && !s->aborted) {
+        s->recv_pending = false;
         session_cut(s);
+    } else if (s->recv_pending && !session_recv(s, &recv_io)) {
+        return; /* woken for nothing: parked again */
     }
     for (;;) {
         conn_next(&s->c, &io);

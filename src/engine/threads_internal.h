@@ -49,6 +49,7 @@ struct session {
     uint8_t wake;          /* enum session_wake, set when it leaves the poller */
     bool in_epoll;
     bool aborted;
+    bool recv_pending; /* parked with the core's RECV outstanding */
     struct conn c;
 };
 
