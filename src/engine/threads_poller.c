@@ -135,16 +135,25 @@ bool threads_park(struct session *s)
 /* Poller: take s out of the heap (and out of epoll's interest, so a late
  * readiness cannot hand it out twice) and give it to a worker. park_lock
  * held; false if s was not parked (already handed out). */
+/* Out of the epoll set: epoll adds EPOLLERR|EPOLLHUP to every mask, so a
+ * session merely MODded to no events would still be reported on a reset,
+ * possibly after a worker has freed it. A fired EPOLLONESHOT is disabled
+ * outright and needs nothing. */
+static void session_disarm(struct engine *e, struct session *s)
+{
+    (void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+    s->in_epoll = false;
+}
+
 static bool session_unpark_locked(struct session *s, enum session_wake wake)
 {
     struct engine *e = s->e;
-    struct epoll_event ev = {.events = 0, .data.ptr = s};
 
     if (s->heap_idx == NO_HEAP)
         return false;
     heap_remove(e, s);
-    if (wake != WAKE_READY) /* a fired EPOLLONESHOT is already disarmed */
-        (void)epoll_ctl(e->epfd, EPOLL_CTL_MOD, s->fd, &ev);
+    if (wake != WAKE_READY)
+        session_disarm(e, s);
     threads_ready_push(e, s, wake);
     return true;
 }
@@ -265,7 +274,6 @@ static int poller_expire(struct engine *e, uint64_t now)
  * cut. The heap is filtered in one pass and rebuilt. */
 static void poller_drain(struct engine *e, bool cut_all)
 {
-    struct epoll_event ev = {.events = 0};
     uint32_t kept = 0;
 
     pthread_mutex_lock(&e->park_lock);
@@ -273,8 +281,7 @@ static void poller_drain(struct engine *e, bool cut_all)
         struct session *s = e->heap[i];
         if (cut_all || threads_session_drain(s)) {
             s->heap_idx = NO_HEAP;
-            ev.data.ptr = s;
-            (void)epoll_ctl(e->epfd, EPOLL_CTL_MOD, s->fd, &ev);
+            session_disarm(e, s);
             threads_ready_push(e, s, WAKE_CUT);
         } else {
             heap_place(e, kept++, s);
@@ -311,7 +318,7 @@ void threads_poller_loop(struct engine *e)
 {
     struct epoll_event evs[POLL_EVENTS];
     uint64_t trim_ms = 0, drain_at = 0;
-    bool stopping = false, cut = false;
+    bool stopping = false, cut = false, stop_seen = false;
 
     for (;;) {
         uint64_t now = now_ms();
@@ -353,14 +360,19 @@ void threads_poller_loop(struct engine *e)
                 eventfd_t count;
                 eventfd_read(e->wake_fd, &count);
             } else if (p == EV_STOP) {
-                stopping = true;
-                drain_at = atomic_load(&e->stop_ms) + ENGINE_DRAIN_MS;
-                poller_on_stop(e);
+                stop_seen = true; /* after the batch: see below */
             } else {
                 pthread_mutex_lock(&e->park_lock);
                 session_unpark_locked(p, WAKE_READY);
                 pthread_mutex_unlock(&e->park_lock);
             }
+        }
+        /* The drain hands parked sessions to workers, which may free them:
+         * run it only once no event of this batch is left to name one. */
+        if (stop_seen && !stopping) {
+            stopping = true;
+            drain_at = atomic_load(&e->stop_ms) + ENGINE_DRAIN_MS;
+            poller_on_stop(e);
         }
         if (n < 0 && errno != EINTR) {
             log_error("epoll_wait: %s", strerror(errno));

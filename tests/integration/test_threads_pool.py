@@ -7,7 +7,9 @@ head or body, waits in the poller. Run on both engines with the same cases.
 """
 
 import resource
+import signal
 import socket
+import struct
 import time
 
 from helpers import build_request, open_idle, raise_nofile, read_whole_response, served
@@ -91,3 +93,20 @@ def test_sigterm_with_500_waiting_connections(make_server, engine):
     finally:
         for s in socks:
             s.close()
+
+
+def test_sigterm_while_waiting_clients_reset(make_server, engine):
+    """Waiting clients that reset as SIGTERM lands: the poller must never be
+    told about a connection a worker has already freed (a session left in
+    the epoll set with an empty mask still reported the reset). Under ASan
+    a use-after-free fails the server's exit check."""
+    for _ in range(3):
+        srv = make_server("--threads", "4")
+        socks = open_idle(srv, 400)
+        time.sleep(0.1)
+        srv.send_signal(signal.SIGTERM)
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        assert srv.proc.wait(5) == 0
+        assert "AddressSanitizer" not in srv.stderr()
