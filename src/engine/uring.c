@@ -153,9 +153,7 @@ static int uring_bufs_setup(struct uring_worker *w)
         return -errno;
     }
     w->bufs = malloc((size_t)w->nbufs * w->buf_size);
-    w->buf_next = calloc(w->nbufs, sizeof(*w->buf_next));
-    w->buf_len = calloc(w->nbufs, sizeof(*w->buf_len));
-    if (!w->bufs || !w->buf_next || !w->buf_len)
+    if (!w->bufs)
         return -ENOMEM;
     reg.ring_addr = (uint64_t)(uintptr_t)w->br;
     reg.ring_entries = w->nbufs;
@@ -764,8 +762,6 @@ static void uring_destroy(struct engine *eng)
         if (w->br)
             munmap(w->br, w->nbufs * sizeof(struct io_uring_buf));
         free(w->bufs);
-        free(w->buf_next);
-        free(w->buf_len);
         free(w->slab);
         close(w->stop_fd);
     }

@@ -45,7 +45,6 @@ enum uring_ud {
 
 #define URING_NIL UINT32_MAX
 #define URING_PIPES_IDLE 16 /* idle splice pipes a worker keeps for reuse */
-#define URING_BUF_NIL 0xffffu
 
 enum uring_dq { DQ_NONE, DQ_IDLE, DQ_HEADER, DQ_LINGER, DQ_COUNT };
 
@@ -129,8 +128,6 @@ struct uring_worker {
 
     struct io_uring_buf_ring *br;
     char *bufs;
-    uint16_t *buf_next; /* pending-list links, by buffer id */
-    uint32_t *buf_len;
     unsigned nbufs, buf_size, bufs_out; /* bufs_out: taken from the ring */
 
     /* Splice pipes: a few idle ones are kept for reuse (pipe_idle[0 ..
