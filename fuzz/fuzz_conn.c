@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "engine/file_ops.h"
 #include "fuzz.h"
 #include "http/conn.h"
 #include "http/conn_internal.h"
@@ -299,7 +300,6 @@ static void access_log(void *arg, const char *line, size_t len)
 static void check_io(struct sim *s, const struct conn *c, const struct conn_io *io)
 {
     struct stat st;
-    size_t total = 0;
 
     if (s->aborted)
         FUZZ_CHECK(io->op == CONN_OP_CLOSE_FILE || io->op == CONN_OP_UNLINK ||
@@ -314,18 +314,13 @@ static void check_io(struct sim *s, const struct conn *c, const struct conn_io *
         break;
     case CONN_OP_SEND:
         FUZZ_CHECK(io->timer != CONN_TIMER_NONE && c->blk != NULL);
-        FUZZ_CHECK(io->iovcnt >= 1 && io->iovcnt <= CONN_IOV_MAX);
-        for (int i = 0; i < io->iovcnt; i++) {
-            /* Only queued output: inside the output buffer's used part. */
-            FUZZ_CHECK(
-                within(io->iov[i].iov_base, io->iov[i].iov_len, c->blk->out.data, c->blk->out.len));
-            total += io->iov[i].iov_len;
-        }
-        FUZZ_CHECK(total > 0); /* an empty send would make no progress */
+        /* Only queued output: inside the output buffer's used part. */
+        FUZZ_CHECK(within(io->buf, io->len, c->blk->out.data, c->blk->out.len));
+        FUZZ_CHECK(io->len > 0); /* an empty send would make no progress */
         break;
     case CONN_OP_SENDFILE:
         FUZZ_CHECK(io->timer != CONN_TIMER_NONE && fd_index(s, io->fd) >= 0);
-        FUZZ_CHECK(fstat(io->fd, &st) == 0 && io->len > 0);
+        FUZZ_CHECK(fstat(io->fd, &st) == 0 && io->len > 0 && io->len <= CONN_SENDFILE_MAX);
         FUZZ_CHECK(io->off + io->len <= (uint64_t)st.st_size);
         break;
     case CONN_OP_OPEN:
@@ -342,6 +337,8 @@ static void check_io(struct sim *s, const struct conn *c, const struct conn_io *
         FUZZ_CHECK(within(io->buf, io->len, c->blk->in, sizeof(c->blk->in)));
         break;
     case CONN_OP_STAT:
+        FUZZ_CHECK(within(io->stx, sizeof(*io->stx), c->blk, sizeof(*c->blk)));
+        /* fall through */
     case CONN_OP_FSYNC:
     case CONN_OP_CLOSE_FILE:
         FUZZ_CHECK(fd_index(s, io->fd) >= 0);
@@ -357,11 +354,6 @@ static void check_io(struct sim *s, const struct conn *c, const struct conn_io *
     case CONN_OP_CLOSE:
         break;
     }
-}
-
-static long sys_res(long r)
-{
-    return r < 0 ? -errno : r;
 }
 
 /* A socket fault from a control byte >= 0xf8: a timeout, an abort by the
@@ -421,18 +413,12 @@ static size_t send_size(uint8_t b, size_t len)
 static void op_send(struct sim *s, struct conn *c, const struct conn_io *io)
 {
     uint8_t b = fault_byte(s);
-    size_t total = 0, n, left;
+    size_t n;
 
     if (socket_fault(s, c, b, -EPIPE))
         return;
-    for (int i = 0; i < io->iovcnt; i++)
-        total += io->iov[i].iov_len;
-    n = left = send_size(b, total);
-    for (int i = 0; i < io->iovcnt && left; i++) {
-        size_t take = io->iov[i].iov_len < left ? io->iov[i].iov_len : left;
-        out_append(s, io->iov[i].iov_base, take);
-        left -= take;
-    }
+    n = send_size(b, io->len);
+    out_append(s, io->buf, n);
     conn_done(c, (long)n);
 }
 
@@ -462,9 +448,11 @@ static void op_file(struct sim *s, struct conn *c, const struct conn_io *io)
     static const long write_errs[4] = {-ENOSPC, -EDQUOT, -EIO, -EFBIG};
     uint8_t b = fault_byte(s);
     int inject = b >= 0xf8, shorten = b >= 0xf0 && b < 0xf8;
-    struct stat st;
+    struct conn_io op = *io;
     long r;
 
+    if (shorten && (io->op == CONN_OP_READ || io->op == CONN_OP_WRITE))
+        op.len = io->len / 2 + 1;
     switch (io->op) {
     case CONN_OP_OPEN:
         if (inject) {
@@ -473,18 +461,10 @@ static void op_file(struct sim *s, struct conn *c, const struct conn_io *io)
         }
         if (io->how.flags & O_CREAT)
             s->mutated = 1;
-        r = sys_res(syscall(SYS_openat2, io->dirfd, io->path, &io->how, sizeof(io->how)));
+        r = file_op_perform(io);
         if (r >= 0)
             fd_opened(s, (int)r);
         conn_done(c, r);
-        return;
-    case CONN_OP_STAT:
-        if (inject)
-            conn_done_stat(c, -EIO, 0, 0);
-        else if (fstat(io->fd, &st) < 0)
-            conn_done_stat(c, -errno, 0, 0);
-        else
-            conn_done_stat(c, 0, (uint64_t)st.st_size, S_ISREG(st.st_mode));
         return;
     case CONN_OP_READ:
         if (inject) {
@@ -492,18 +472,10 @@ static void op_file(struct sim *s, struct conn *c, const struct conn_io *io)
             conn_done(c, b & 1 ? -EIO : 0);
             return;
         }
-        r = sys_res(pread(io->fd, io->buf, shorten ? io->len / 2 + 1 : io->len, (off_t)io->off));
+        r = file_op_perform(&op);
         if (r > 0)
             s->read_total += (size_t)r;
         conn_done(c, r);
-        return;
-    case CONN_OP_WRITE:
-        if (inject) {
-            conn_done(c, write_errs[b & 3]);
-            return;
-        }
-        conn_done(c, sys_res(pwrite(io->fd, io->buf, shorten ? io->len / 2 + 1 : io->len,
-                                    (off_t)io->off)));
         return;
     case CONN_OP_FSYNC:
         /* The fd was checked; a real fsync would only slow the fuzzer down. */
@@ -511,18 +483,22 @@ static void op_file(struct sim *s, struct conn *c, const struct conn_io *io)
         return;
     case CONN_OP_RENAME:
         s->mutated = 1;
-        if (inject)
-            conn_done(c, b & 1 ? -EIO : -ENOSPC);
-        else
-            conn_done(c, sys_res(renameat(io->dirfd, io->path, io->dirfd, io->path2)));
-        return;
-    case CONN_OP_UNLINK:
-        r = sys_res(unlinkat(io->dirfd, io->path, 0));
-        conn_done(c, inject ? -EIO : r);
+        /* fall through */
+    case CONN_OP_STAT:
+    case CONN_OP_WRITE:
+        if (inject) {
+            conn_done(c, io->op == CONN_OP_WRITE ? write_errs[b & 3] : b & 1 ? -EIO : -ENOSPC);
+            return;
+        }
+        conn_done(c, file_op_perform(&op));
         return;
     case CONN_OP_CLOSE_FILE:
         fd_closed(s, io->fd);
-        r = sys_res(close(io->fd));
+        /* fall through */
+    case CONN_OP_UNLINK:
+        /* Always done: the core may not be told they failed and still
+         * leave something behind. */
+        r = file_op_perform(io);
         conn_done(c, inject ? -EIO : r);
         return;
     default:

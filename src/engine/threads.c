@@ -31,9 +31,8 @@
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 
+#include "engine/file_ops.h"
 #include "engine/threads_internal.h"
 #include "util/log.h"
 
@@ -46,10 +45,10 @@
 #endif
 
 /* sendfile() has no MSG_DONTWAIT and on a blocking socket would sleep until
- * the whole range is sent. A send timeout on the socket and a cap per call
- * keep each call short, so timeouts and shutdown are still noticed. */
+ * the whole range is sent. A send timeout on the socket and the core's cap
+ * per SENDFILE (CONN_SENDFILE_MAX) keep each call short, so timeouts and
+ * shutdown are still noticed. */
 #define SEND_TIMEOUT_MS 100
-#define SENDFILE_CHUNK (256 * 1024)
 
 /* ---- the ready queue ---- */
 
@@ -210,14 +209,11 @@ static long session_socket_try(struct session *s, const struct conn_io *io)
                 return -ENOMEM;
             n = recv(s->fd, p, len, MSG_DONTWAIT);
         } else if (io->op == CONN_OP_SEND) {
-            struct msghdr msg = {.msg_iov = (struct iovec *)io->iov,
-                                 .msg_iovlen = (size_t)io->iovcnt};
-
-            n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+            n = send(s->fd, io->buf, io->len, MSG_NOSIGNAL | MSG_DONTWAIT);
         } else {
             off_t off = (off_t)io->off;
 
-            n = sendfile(s->fd, io->fd, &off, io->len < SENDFILE_CHUNK ? io->len : SENDFILE_CHUNK);
+            n = sendfile(s->fd, io->fd, &off, io->len);
         }
     } while (n < 0 && errno == EINTR);
     return n < 0 ? -errno : n;
@@ -282,51 +278,16 @@ static bool session_recv(struct session *s, const struct conn_io *io)
     return true;
 }
 
-static long syscall_result(long r)
-{
-    return r < 0 ? -errno : r;
-}
-
+/* A file operation, or the SHUTDOWN that ends a response: blocking. */
 static void session_file_op(struct session *s, const struct conn_io *io)
 {
-    struct stat st;
-    long res = 0;
+    long res;
 
-    switch (io->op) {
-    case CONN_OP_OPEN:
-        res = syscall(SYS_openat2, io->dirfd, io->path, &io->how, sizeof(io->how));
-        break;
-    case CONN_OP_STAT:
-        res = syscall_result(fstat(io->fd, &st));
-        conn_done_stat(&s->c, (int)res, res ? 0 : (uint64_t)st.st_size,
-                       res ? 0 : S_ISREG(st.st_mode));
-        return;
-    case CONN_OP_READ:
-        res = pread(io->fd, io->buf, io->len, (off_t)io->off);
-        break;
-    case CONN_OP_WRITE:
-        res = pwrite(io->fd, io->buf, io->len, (off_t)io->off);
-        break;
-    case CONN_OP_FSYNC:
-        res = fsync(io->fd);
-        break;
-    case CONN_OP_RENAME:
-        res = renameat(io->dirfd, io->path, io->dirfd, io->path2);
-        break;
-    case CONN_OP_UNLINK:
-        res = unlinkat(io->dirfd, io->path, 0);
-        break;
-    case CONN_OP_CLOSE_FILE:
-        res = close(io->fd);
-        break;
-    case CONN_OP_SHUTDOWN:
-        res = shutdown(s->fd, SHUT_WR);
-        break;
-    default:
-        conn_done(&s->c, -EINVAL);
-        return;
-    }
-    conn_done(&s->c, syscall_result(res));
+    if (io->op == CONN_OP_SHUTDOWN)
+        res = shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
+    else
+        res = file_op_perform(io);
+    conn_done(&s->c, res);
 }
 
 /* Drive s until it needs input that is not there (parked) or closes. */
@@ -335,6 +296,7 @@ static void session_run(struct session *s)
     static const struct conn_io recv_io = {.op = CONN_OP_RECV};
     struct conn_io io;
 
+    conn_set_now(time(NULL));
     /* Back from the poller, the core still waits for the RECV it asked for:
      * complete it (or abandon it: timeout, cut) before asking what is next. */
     if (s->wake == WAKE_TIMEOUT) {
@@ -348,6 +310,7 @@ static void session_run(struct session *s)
         return; /* woken for nothing: parked again */
     }
     for (;;) {
+        conn_set_now(time(NULL)); /* a session may run for many requests */
         conn_next(&s->c, &io);
         if (io.op == CONN_OP_CLOSE) {
             threads_session_free(s);

@@ -511,6 +511,7 @@ static int uring_loop(struct uring_worker *w)
             return ret;
         }
         w->now_ms = uring_now_ms();
+        conn_set_now(time(NULL));
         seen = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe)
         {
@@ -739,11 +740,6 @@ static void uring_destroy(struct engine *eng)
         for (unsigned p = 0; p < w->npipe_idle; p++) {
             close(w->pipe_idle[p].r);
             close(w->pipe_idle[p].w);
-        }
-        while (w->stx_free) {
-            struct statx *next = *(struct statx **)w->stx_free;
-            free(w->stx_free);
-            w->stx_free = next;
         }
         if (w->ring_ok) {
             struct io_uring_cqe *cqe;

@@ -21,9 +21,9 @@
 #include "util/mem.h"
 
 #define UCONN_SPILL_MIN 4096
-#define UCONN_SPILL_MAX (16 * 1024)    /* spilled input that pauses the recv */
-#define UCONN_PIPE_BYTES (256 * 1024)  /* splice pipe size: bytes per splice */
-#define UCONN_BOUNCE_BYTES (64 * 1024) /* bytes per READ + SEND without a pipe */
+#define UCONN_SPILL_MAX (16 * 1024)        /* spilled input that pauses the recv */
+#define UCONN_PIPE_BYTES CONN_SENDFILE_MAX /* splice pipe size: a whole SENDFILE */
+#define UCONN_BOUNCE_BYTES (64 * 1024)     /* bytes per READ + SEND without a pipe */
 
 static uint32_t uconn_slot(const struct uring_worker *w, const struct uconn *u)
 {
@@ -59,7 +59,6 @@ void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
     u->flags = 0;
     u->waiting = UC_WAIT_NONE;
     u->recv_res = 0;
-    u->stx = NULL;
     uconn_arm_recv(w, u);
     uconn_advance(w, u);
 }
@@ -343,23 +342,6 @@ static void uconn_on_splice(struct uring_worker *w, struct uconn *u, unsigned op
 
 /* ---- other operations ---- */
 
-static struct statx *uconn_stx_get(struct uring_worker *w)
-{
-    struct statx *s = w->stx_free;
-
-    if (s) {
-        w->stx_free = *(struct statx **)s;
-        return s;
-    }
-    return malloc(sizeof(*s));
-}
-
-static void uconn_stx_put(struct uring_worker *w, struct statx *s)
-{
-    *(struct statx **)s = w->stx_free;
-    w->stx_free = s;
-}
-
 /* Queue the SQE for io. Returns 0, or -errno when it could not be issued. */
 static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct conn_io *io)
 {
@@ -367,17 +349,14 @@ static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct co
 
     switch (io->op) {
     case CONN_OP_SEND:
-        /* The core always names one iovec (its output buffer). */
         sqe = uconn_sqe(w, u, UD_SEND);
-        io_uring_prep_send(sqe, u->fd, io->iov[0].iov_base, io->iov[0].iov_len, MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, u->fd, io->buf, io->len, MSG_NOSIGNAL);
         return 0;
     case CONN_OP_SENDFILE:
         return uconn_sendfile(w, u, io);
     case CONN_OP_STAT:
-        if (!(u->stx = uconn_stx_get(w)))
-            return -ENOMEM;
         sqe = uconn_sqe(w, u, UD_FILE);
-        io_uring_prep_statx(sqe, io->fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, u->stx);
+        io_uring_prep_statx(sqe, io->fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io->stx);
         return 0;
     default:
         break;
@@ -476,10 +455,7 @@ void uconn_advance(struct uring_worker *w, struct uconn *u)
         }
         int ret = uconn_submit(w, u, &io);
         if (ret < 0) {
-            if (io.op == CONN_OP_STAT)
-                conn_done_stat(&u->core, ret, 0, 0);
-            else
-                conn_done(&u->core, ret);
+            conn_done(&u->core, ret);
             continue;
         }
         u->waiting = (uint8_t)io.op;
@@ -497,14 +473,7 @@ void uconn_on_cqe(struct uring_worker *w, struct uconn *u, unsigned op,
     case UD_FILE:
         u->inflight--;
         u->waiting = UC_WAIT_NONE;
-        if (u->stx) {
-            struct statx *s = u->stx;
-            u->stx = NULL;
-            conn_done_stat(&u->core, cqe->res, s->stx_size, S_ISREG(s->stx_mode));
-            uconn_stx_put(w, s);
-        } else {
-            conn_done(&u->core, cqe->res);
-        }
+        conn_done(&u->core, cqe->res);
         uconn_advance(w, u);
         break;
     case UD_SPLICE_IN:

@@ -89,7 +89,6 @@ struct uconn {
     uint32_t splice_left; /* bytes read into the pipe/bounce still to send */
     uint64_t splice_done; /* bytes of this SENDFILE sent */
     struct open_how how;  /* must live until the SQE is submitted */
-    struct statx *stx;    /* STAT in flight */
 };
 
 struct uring_pipe {
@@ -136,8 +135,6 @@ struct uring_worker {
      * buffer instead, so pipes cannot take the fds connections need. */
     struct uring_pipe pipe_idle[URING_PIPES_IDLE];
     unsigned npipe_idle, pipes_open, pipes_max;
-
-    struct statx *stx_free; /* free statx buffers (linked through their first bytes) */
 
     /* Connections assigned to this worker: open, or passed to it and not yet
      * received. Written by any worker (atomically), read to pick the least

@@ -13,12 +13,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
 
 #include "http/conn_internal.h"
 
-#define FILES_SMALL_MAX (8 * 1024)  /* read into the output buffer, one send */
-#define FILES_SEND_CHUNK (1u << 20) /* bytes per SENDFILE, so timers see progress */
+#define FILES_SMALL_MAX (8 * 1024) /* read into the output buffer, one send */
 #define FILES_TMP_TRIES 8
 
 enum files_step {
@@ -97,6 +96,7 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     case FG_STAT:
         io->op = CONN_OP_STAT;
         io->fd = c->file_fd;
+        io->stx = &c->blk->stx;
         return 1;
     case FG_READ:
         io->op = CONN_OP_READ;
@@ -111,7 +111,7 @@ static int files_get_next(struct conn *c, struct conn_io *io)
         io->op = CONN_OP_SENDFILE;
         io->fd = c->file_fd;
         io->off = c->file_off;
-        io->len = c->file_left < FILES_SEND_CHUNK ? (size_t)c->file_left : FILES_SEND_CHUNK;
+        io->len = c->file_left < CONN_SENDFILE_MAX ? (size_t)c->file_left : CONN_SENDFILE_MAX;
         io->timer = CONN_TIMER_IDLE;
         io->timer_restart = 1;
         return 1;
@@ -124,10 +124,11 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     }
 }
 
-void files_done_stat(struct conn *c, int res, uint64_t size, int is_regular)
+static void files_get_stat_done(struct conn *c, long res)
 {
     struct outbuf *o = &c->blk->out;
-    int status = res < 0 ? 500 : !is_regular ? 404 : 0;
+    uint64_t size = c->blk->stx.stx_size;
+    int status = res < 0 ? 500 : !S_ISREG(c->blk->stx.stx_mode) ? 404 : 0;
 
     if (status) {
         c->status = (uint16_t)status;
@@ -159,6 +160,9 @@ static void files_get_done(struct conn *c, long res)
         }
         c->file_fd = (int)res;
         c->step = FG_STAT;
+        return;
+    case FG_STAT:
+        files_get_stat_done(c, res);
         return;
     case FG_READ:
     case FG_SENDFILE:
@@ -194,15 +198,14 @@ static void files_get_done(struct conn *c, long res)
 static char *files_tmp_name(struct conn *c)
 {
     static _Thread_local uint64_t seed;
-    struct timespec ts;
 
     if (!c->blk->tmp_name)
         c->blk->tmp_name = arena_alloc(&c->blk->arena, 40);
     if (!c->blk->tmp_name)
         return NULL;
-    /* Unpredictable enough to avoid collisions; O_EXCL makes it safe. */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    seed ^= (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)c;
+    /* Unlikely to collide (the second, the connection's address and the
+     * thread's previous names); O_EXCL makes a collision safe. */
+    seed ^= ((uint64_t)conn_now() << 20) ^ (uint64_t)(uintptr_t)c;
     seed = seed * 6364136223846793005u + 1442695040888963407u;
     snprintf(c->blk->tmp_name, 40, FILES_TMP_PREFIX "%016llx", (unsigned long long)seed);
     return c->blk->tmp_name;

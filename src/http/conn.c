@@ -87,6 +87,20 @@ void conn_thread_cleanup(void)
     gzip_thread_cleanup();
 }
 
+/* ---- the clock the engine keeps ---- */
+
+static _Thread_local time_t conn_clock;
+
+void conn_set_now(time_t now)
+{
+    conn_clock = now;
+}
+
+time_t conn_now(void)
+{
+    return conn_clock;
+}
+
 /* ---- life cycle ---- */
 
 void conn_init(struct conn *c, const struct http_ctx *ctx, const void *peer)
@@ -183,7 +197,7 @@ static void conn_log(struct conn *c)
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     char line[CONN_LOG_LINE_MAX + 256], host[INET6_ADDRSTRLEN] = "-", bytes[24] = "-";
     const char *req = c->blk && c->blk->log_line ? c->blk->log_line : "-";
-    time_t now = time(NULL);
+    time_t now = conn_now();
     struct tm tm;
     int n;
 
@@ -211,7 +225,7 @@ int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length)
         .keep_alive = (c->rflags & CR_KEEP) != 0,
         .content_type = ctype,
         .content_length = length,
-        .now = time(NULL),
+        .now = conn_now(),
     };
 
     c->status = (uint16_t)status;
@@ -242,7 +256,7 @@ void conn_request_done(struct conn *c)
 void conn_respond_error(struct conn *c, int status, const char *allow)
 {
     int soft = status == 403 || status == 404 || status == 405 || status == 409;
-    struct response_head h = {.status = status, .allow = allow, .now = time(NULL)};
+    struct response_head h = {.status = status, .allow = allow, .now = conn_now()};
 
     if (!soft || !(c->rflags & CR_BODY_DONE))
         c->rflags &= (uint8_t)~CR_KEEP;
@@ -361,7 +375,7 @@ static void conn_run_route(struct conn *c)
         .head_only = (c->rflags & CR_HEAD) != 0,
         .keep_alive = (c->rflags & CR_KEEP) != 0,
         .gzip_ok = (c->rflags & CR_GZIP) != 0,
-        .now = time(NULL),
+        .now = conn_now(),
     };
     long n = 0;
 
@@ -561,9 +575,8 @@ int conn_flush(struct conn *c, struct conn_io *io)
         return 0;
     o = &c->blk->out;
     io->op = CONN_OP_SEND;
-    io->iov[0].iov_base = o->data + c->out_sent;
-    io->iov[0].iov_len = o->len - c->out_sent;
-    io->iovcnt = 1;
+    io->buf = o->data + c->out_sent;
+    io->len = o->len - c->out_sent;
     io->timer = CONN_TIMER_IDLE;
     io->timer_restart = 1;
     return 1;
@@ -710,11 +723,6 @@ void conn_done(struct conn *c, long res)
         files_done(c, res);
         break;
     }
-}
-
-void conn_done_stat(struct conn *c, int res, uint64_t size, int is_regular)
-{
-    files_done_stat(c, res, size, is_regular);
 }
 
 void conn_timeout(struct conn *c)

@@ -12,8 +12,9 @@
  *         conn_done(c, result);            bytes / fd / 0, or -errno
  *     }
  *
- * Exactly one operation is outstanding per connection at a time. Results use
- * the io_uring convention: a byte count, a new fd, 0, or -errno. Short sends,
+ * Exactly one operation is outstanding per connection at a time. Every result,
+ * whatever the op, is reported with conn_done() in the io_uring convention: a
+ * byte count, a new fd, 0, or -errno. Short sends,
  * reads and writes are fine: the core asks again for the rest.
  *
  * RECV carries no buffer: an idle connection owns none. When bytes are ready
@@ -32,7 +33,7 @@
 #include <linux/openat2.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/uio.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "http/chunked.h"
@@ -49,16 +50,16 @@ struct http_ctx {
 };
 
 enum conn_op {
-    CONN_OP_RECV,       /* wait for bytes; see conn_recv_space(). done: n, 0 = EOF, -errno */
-    CONN_OP_SEND,       /* send io.iov[0..iovcnt) with MSG_NOSIGNAL. done: bytes sent */
-    CONN_OP_SENDFILE,   /* send io.len bytes of file io.fd from io.off. done: bytes sent */
-    CONN_OP_OPEN,       /* openat2(io.dirfd, io.path, &io.how). done: fd or -errno */
-    CONN_OP_STAT,       /* statx/fstat of io.fd: report with conn_done_stat() */
-    CONN_OP_READ,       /* pread(io.fd, io.buf, io.len, io.off). done: n or -errno */
-    CONN_OP_WRITE,      /* pwrite(io.fd, io.buf, io.len, io.off). done: n or -errno */
-    CONN_OP_FSYNC,      /* fsync(io.fd). done: 0 or -errno */
-    CONN_OP_RENAME,     /* renameat(io.dirfd, io.path, io.dirfd, io.path2). done: 0/-errno */
-    CONN_OP_UNLINK,     /* unlinkat(io.dirfd, io.path, 0). done: 0 or -errno */
+    CONN_OP_RECV,     /* wait for bytes; see conn_recv_space(). done: n, 0 = EOF, -errno */
+    CONN_OP_SEND,     /* send(io.buf, io.len, MSG_NOSIGNAL). done: bytes sent */
+    CONN_OP_SENDFILE, /* send io.len bytes of file io.fd from io.off. done: bytes sent */
+    CONN_OP_OPEN,     /* openat2(io.dirfd, io.path, &io.how). done: fd or -errno */
+    CONN_OP_STAT,     /* statx(io.fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io.stx). done: 0/-errno */
+    CONN_OP_READ,     /* pread(io.fd, io.buf, io.len, io.off). done: n or -errno */
+    CONN_OP_WRITE,    /* pwrite(io.fd, io.buf, io.len, io.off). done: n or -errno */
+    CONN_OP_FSYNC,    /* fsync(io.fd). done: 0 or -errno */
+    CONN_OP_RENAME,   /* renameat(io.dirfd, io.path, io.dirfd, io.path2). done: 0/-errno */
+    CONN_OP_UNLINK,   /* unlinkat(io.dirfd, io.path, 0). done: 0 or -errno */
     CONN_OP_CLOSE_FILE, /* close(io.fd). done: result ignored */
     CONN_OP_SHUTDOWN,   /* shutdown(socket, SHUT_WR): the peer sees EOF now. done: ignored */
     CONN_OP_CLOSE,      /* terminal: close the socket, then conn_release() */
@@ -73,7 +74,12 @@ enum conn_timer {
 };
 
 #define CONN_LINGER_MS 2000
-#define CONN_IOV_MAX 2
+/* The most one SENDFILE asks for: a slow client's timer sees progress at
+ * least this often, and an engine that splices through a pipe sizes the
+ * pipe to it. Like every send, an engine may send less. */
+#define CONN_SENDFILE_MAX (256 * 1024)
+/* What a STAT asks for: type, size, identity and times (the validators). */
+#define CONN_STATX_MASK STATX_BASIC_STATS
 
 struct conn_io {
     enum conn_op op;
@@ -83,16 +89,15 @@ struct conn_io {
      * and LINGER restart only at their first op, so slow trickling cannot
      * extend them. After conn_timeout() the next op starts a fresh timer. */
     uint8_t timer_restart;
-    int fd;                         /* file descriptor for file ops */
-    int dirfd;                      /* OPEN, RENAME, UNLINK */
-    const char *path;               /* OPEN, RENAME (from), UNLINK */
-    const char *path2;              /* RENAME (to) */
-    struct open_how how;            /* OPEN */
-    void *buf;                      /* READ, WRITE */
-    size_t len;                     /* READ, WRITE, SENDFILE */
-    uint64_t off;                   /* READ, WRITE, SENDFILE */
-    struct iovec iov[CONN_IOV_MAX]; /* SEND */
-    int iovcnt;
+    int fd;              /* file descriptor for file ops */
+    int dirfd;           /* OPEN, RENAME, UNLINK */
+    const char *path;    /* OPEN, RENAME (from), UNLINK */
+    const char *path2;   /* RENAME (to) */
+    struct open_how how; /* OPEN */
+    void *buf;           /* READ, WRITE, SEND */
+    size_t len;          /* READ, WRITE, SEND, SENDFILE (at most CONN_SENDFILE_MAX) */
+    uint64_t off;        /* READ, WRITE, SENDFILE */
+    struct statx *stx;   /* STAT: filled by the engine, owned by the core */
 };
 
 struct conn_block; /* buffers of a connection with a request in progress */
@@ -125,6 +130,12 @@ struct conn {
     struct chunked chunk;
 };
 
+/* The wall-clock second the core stamps responses (Date) and access log
+ * lines with, on the calling thread. The core never reads a clock: an engine
+ * calls this once per turn of its event loop (as nginx updates its cached
+ * time), before driving connections. */
+void conn_set_now(time_t now);
+
 /* Start serving a new connection. peer is a struct sockaddr_in/_in6 (for the
  * access log) or NULL. */
 void conn_init(struct conn *c, const struct http_ctx *ctx, const void *peer);
@@ -135,10 +146,6 @@ void conn_next(struct conn *c, struct conn_io *io);
 
 /* Report the result of the operation from the last conn_next(). */
 void conn_done(struct conn *c, long res);
-
-/* Report a STAT result: res 0 or -errno; size and whether the file is a
- * regular file (S_ISREG). */
-void conn_done_stat(struct conn *c, int res, uint64_t size, int is_regular);
 
 /* For a pending RECV: space to put received bytes in (at least one byte),
  * taking a buffer from the calling thread's pool if the connection has none.

@@ -37,6 +37,7 @@ struct conn_block {
     const char *log_line; /* request line for the access log, or NULL */
     char *tmp_name;       /* upload temp file (in arena) */
     const char *base;     /* upload: last component of the name */
+    struct statx stx;     /* STAT result */
     char in[CONN_IN_CAP];
     char out_mem[CONN_OUT_CAP];
     char scratch[CONN_SCRATCH_CAP];
@@ -102,6 +103,9 @@ void conn_respond_error(struct conn *c, int status, const char *allow);
  * for the next request. */
 void conn_request_done(struct conn *c);
 
+/* The second conn_set_now() last gave on this thread. */
+time_t conn_now(void);
+
 /* conn_head.c: set framing and per-request flags (CR_*) from the parsed
  * head in c->blk->req over buf. Returns 0, or the status to answer (400,
  * 413, 417, 501). */
@@ -112,7 +116,6 @@ void files_get_start(struct conn *c);
 void files_put_start(struct conn *c);
 int files_next(struct conn *c, struct conn_io *io); /* 1: io filled; 0: state changed */
 void files_done(struct conn *c, long res);
-void files_done_stat(struct conn *c, int res, uint64_t size, int is_regular);
 void files_fail(struct conn *c, int status);                /* upload: clean up, then answer */
 int files_cleanup_next(struct conn *c, struct conn_io *io); /* 1: io filled; 0: all released */
 
