@@ -36,13 +36,8 @@
 #include "engine/threads_internal.h"
 #include "util/log.h"
 
-/* The core keeps request data in heap blocks, so workers need little stack;
- * sanitizer builds add redzones and fake frames. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define WORKER_STACK_SIZE (1024 * 1024)
-#else
+/* The core keeps request data in heap blocks, so workers need little stack. */
 #define WORKER_STACK_SIZE (64 * 1024)
-#endif
 
 /* sendfile() has no MSG_DONTWAIT and on a blocking socket would sleep until
  * the whole range is sent. A send timeout on the socket and the core's cap
@@ -101,25 +96,11 @@ void threads_session_free(struct session *s)
     close(s->fd);
     conn_release(&s->c);
     free(s);
-    atomic_fetch_sub(&e->open_conns, 1);
+    engine_release(&e->adm);
 }
 
 /* Wait in the poller for input. Returns false when the session cannot be
  * parked (out of memory, epoll refused): the caller then ends it. */
-static uint64_t timer_ms(const struct config *cfg, enum conn_timer timer)
-{
-    switch (timer) {
-    case CONN_TIMER_IDLE:
-        return (uint64_t)cfg->idle_timeout_s * 1000;
-    case CONN_TIMER_HEADER:
-        return (uint64_t)cfg->header_timeout_s * 1000;
-    case CONN_TIMER_LINGER:
-        return CONN_LINGER_MS;
-    case CONN_TIMER_NONE:
-        break;
-    }
-    return 0;
-}
 
 /* IDLE measures progress, so every op restarts it; HEADER and LINGER run
  * from the op that starts them and are not extended by later ops. */
@@ -130,8 +111,8 @@ static void session_arm(struct session *s, const struct conn_io *io)
     if (io->timer == s->timer && !io->timer_restart && io->timer != CONN_TIMER_IDLE)
         return;
     s->timer = io->timer;
-    ms = timer_ms(s->e->env.cfg, io->timer);
-    s->deadline_ms = ms ? now_ms() + ms : 0;
+    ms = engine_timer_ms(s->e->env.cfg, io->timer);
+    s->deadline_ms = ms ? engine_now_ms() + ms : 0;
 }
 
 /* Shutdown seen: the core finishes the response in flight; an idle
@@ -139,12 +120,10 @@ static void session_arm(struct session *s, const struct conn_io *io)
 bool threads_session_drain(struct session *s)
 {
     uint64_t stop_ms = atomic_load(&s->e->stop_ms);
-    int unread = 0;
-
-    s->drain_ms = (stop_ms ? stop_ms : now_ms()) + ENGINE_DRAIN_MS;
+    s->drain_ms = (stop_ms ? stop_ms : engine_now_ms()) + ENGINE_DRAIN_MS;
     /* A request already in the socket (sent just before the signal) is
      * still answered, with Connection: close. */
-    if (ioctl(s->fd, FIONREAD, &unread) == 0 && unread > 0) {
+    if (engine_unread_input(s->fd)) {
         conn_drain(&s->c);
         return false;
     }
@@ -164,7 +143,7 @@ static enum wait_result session_wait(struct session *s, short events)
     for (;;) {
         struct pollfd pfd[2] = {{.fd = s->fd, .events = events},
                                 {.fd = s->e->stop_fd, .events = POLLIN}};
-        uint64_t now = now_ms(), until = s->deadline_ms;
+        uint64_t now = engine_now_ms(), until = s->deadline_ms;
         int timeout = -1, n;
 
         if (s->drain_ms) {
@@ -189,7 +168,7 @@ static enum wait_result session_wait(struct session *s, short events)
         }
         if (pfd[0].revents)
             return WAIT_READY;
-        if (s->deadline_ms && now_ms() >= s->deadline_ms)
+        if (s->deadline_ms && engine_now_ms() >= s->deadline_ms)
             return WAIT_TIMEOUT;
     }
 }
@@ -261,7 +240,7 @@ static bool session_recv(struct session *s, const struct conn_io *io)
         session_cut(s);
         return true;
     }
-    if (s->drain_ms && now_ms() >= s->drain_ms) {
+    if (s->drain_ms && engine_now_ms() >= s->drain_ms) {
         session_cut(s);
         return true;
     }
@@ -412,41 +391,19 @@ fail:
     return err;
 }
 
-static size_t worker_stack_size(void)
-{
-    long min = sysconf(_SC_THREAD_STACK_MIN);
-
-    return min > WORKER_STACK_SIZE ? (size_t)min : WORKER_STACK_SIZE;
-}
-
-/* Workers inherit the signal mask at creation: blocking the signals around
- * pthread_create() means a signal can only ever land on run()'s thread. */
 static int threads_start(struct engine *e)
 {
-    pthread_attr_t attr;
-    sigset_t block, old;
-    int err;
+    int err = 0;
 
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGPIPE);
-    err = pthread_attr_init(&attr);
-    if (err)
-        return -err;
-    err = pthread_attr_setstacksize(&attr, worker_stack_size());
-    pthread_sigmask(SIG_BLOCK, &block, &old);
     while (!err && e->nworkers < e->nworkers_max) {
-        err = pthread_create(&e->workers[e->nworkers], &attr, worker_main, e);
+        err = engine_thread_start(&e->workers[e->nworkers], WORKER_STACK_SIZE, worker_main, e);
         if (!err)
             e->nworkers++;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
     if (err)
         log_error("cannot start worker thread %u of %u: %s", e->nworkers + 1, e->nworkers_max,
-                  strerror(err));
-    return -err;
+                  strerror(-err));
+    return err;
 }
 
 static int threads_run(struct engine *e)
@@ -474,7 +431,7 @@ static void threads_stop(struct engine *e)
     int saved_errno = errno;
 
     if (!atomic_exchange(&e->stopping, true)) {
-        atomic_store(&e->stop_ms, now_ms());
+        atomic_store(&e->stop_ms, engine_now_ms());
         eventfd_signal(e->stop_fd);
     }
     errno = saved_errno;

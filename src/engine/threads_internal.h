@@ -14,19 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/common.h"
 #include "engine/engine.h"
 
 union peer_addr {
     struct sockaddr sa;
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
-};
-
-/* Logs the first failure of a burst only; a burst ends at the next success,
- * and lines stay LOG_INTERVAL_MS apart even if bursts are short. */
-struct log_burst {
-    bool active;
-    uint64_t last_ms;
 };
 
 enum session_wake {
@@ -66,8 +60,8 @@ struct engine {
     int wake_fd; /* eventfd: a parked session's deadline is the earliest */
     int epfd;
     atomic_bool stopping;
-    _Atomic uint64_t stop_ms; /* CLOCK_MONOTONIC time of stop() */
-    atomic_uint open_conns;   /* accepted and not yet closed */
+    _Atomic uint64_t stop_ms;    /* CLOCK_MONOTONIC time of stop() */
+    struct engine_admission adm; /* accepted and not yet closed */
 
     /* Parked sessions by deadline: a binary min-heap. Workers add (park),
      * the poller removes (readable, expired); both under park_lock. */
@@ -84,17 +78,8 @@ struct engine {
 
     pthread_t *workers;
     unsigned nworkers_max, nworkers;
-    struct log_burst accept_log, limit_log; /* poller thread only */
-    uint64_t backoff_until_ms;              /* accepting paused (EMFILE) */
+    uint64_t backoff_until_ms; /* accepting paused (EMFILE) */
 };
-
-static inline uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static inline void eventfd_signal(int fd)
 {

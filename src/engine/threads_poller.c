@@ -15,29 +15,8 @@
 #include "util/mem.h"
 
 #define ACCEPT_BATCH 64
-#define ACCEPT_BACKOFF_MS 100
-#define LOG_INTERVAL_MS 10000
 #define POLL_EVENTS 256
 #define TRIM_MS 1000 /* at most one mem_trim() a second */
-
-static bool burst_begin(struct log_burst *b)
-{
-    uint64_t now;
-
-    if (b->active)
-        return false;
-    b->active = true;
-    now = now_ms();
-    if (b->last_ms && now - b->last_ms < LOG_INTERVAL_MS)
-        return false;
-    b->last_ms = now;
-    return true;
-}
-
-static void burst_end(struct log_burst *b)
-{
-    b->active = false;
-}
 
 /* ---- parked sessions: deadline heap (park_lock held) ---- */
 
@@ -167,23 +146,6 @@ static void poller_listen(struct engine *e, bool on)
     (void)epoll_ctl(e->epfd, EPOLL_CTL_MOD, e->env.listen_fd, &ev);
 }
 
-/* Counts the connection against --max-connections; past the cap it is
- * closed unanswered, so the open ones keep being served. */
-static bool poller_admit(struct engine *e, int fd)
-{
-    unsigned max = e->env.cfg->max_connections;
-
-    if (atomic_fetch_add(&e->open_conns, 1) >= max && max > 0) {
-        atomic_fetch_sub(&e->open_conns, 1);
-        close(fd);
-        if (burst_begin(&e->limit_log))
-            log_warn("%u connections open (--max-connections): refusing new ones", max);
-        return false;
-    }
-    burst_end(&e->limit_log);
-    return true;
-}
-
 static void poller_start(struct engine *e, int fd, const union peer_addr *peer)
 {
     struct session *s = calloc(1, sizeof(*s));
@@ -191,7 +153,7 @@ static void poller_start(struct engine *e, int fd, const union peer_addr *peer)
 
     if (!s) {
         close(fd);
-        atomic_fetch_sub(&e->open_conns, 1);
+        engine_release(&e->adm);
         return;
     }
     s->e = e;
@@ -204,9 +166,8 @@ static void poller_start(struct engine *e, int fd, const union peer_addr *peer)
     threads_ready_push(e, s, WAKE_READY);
 }
 
-/* Accepts until the backlog is empty. Out of descriptors or memory, accepting
- * pauses ACCEPT_BACKOFF_MS: retrying at once would spin, and the backlog keeps
- * the clients waiting meanwhile. */
+/* Accepts until the backlog is empty, or pauses after a failure that is not
+ * passing (engine_accept_failed). */
 static void poller_accept(struct engine *e)
 {
     for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -217,35 +178,20 @@ static void poller_accept(struct engine *e)
         int fd = accept4(e->env.listen_fd, &peer.sa, &len, SOCK_CLOEXEC);
 
         if (fd < 0) {
-            switch (errno) {
-            case EAGAIN:
+            if (errno == EAGAIN)
                 return;
-            case EINTR:
-            case ECONNABORTED:
-            case EPROTO:
-            case EPERM:
-            case ENETDOWN:
-            case ENETUNREACH:
-            case EHOSTDOWN:
-            case EHOSTUNREACH:
-            case ENONET:
-            case ENOPROTOOPT:
-            case EOPNOTSUPP:
+            if (engine_accept_failed(&e->adm, errno))
                 continue; /* that connection failed; the next may not */
-            default:
-                if (burst_begin(&e->accept_log))
-                    log_error("accept: %s; pausing %d ms between attempts", strerror(errno),
-                              ACCEPT_BACKOFF_MS);
-                e->backoff_until_ms = now_ms() + ACCEPT_BACKOFF_MS;
-                poller_listen(e, false);
-                return;
-            }
+            e->backoff_until_ms = engine_now_ms() + ENGINE_ACCEPT_BACKOFF_MS;
+            poller_listen(e, false);
+            return;
         }
-        burst_end(&e->accept_log);
         if (len > sizeof(peer))
             peer.sa.sa_family = AF_UNSPEC;
-        if (poller_admit(e, fd))
+        if (engine_admit(&e->adm, e->env.cfg))
             poller_start(e, fd, &peer);
+        else
+            close(fd);
     }
 }
 
@@ -321,7 +267,7 @@ void threads_poller_loop(struct engine *e)
     bool stopping = false, cut = false, stop_seen = false;
 
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = engine_now_ms();
         int wait = poller_expire(e, now);
 
         if (e->backoff_until_ms) {
@@ -341,7 +287,7 @@ void threads_poller_loop(struct engine *e)
             }
         }
         if (stopping) {
-            if (atomic_load(&e->open_conns) == 0)
+            if (atomic_load(&e->adm.open) == 0)
                 return;
             if (now >= drain_at && !cut) {
                 poller_drain(e, true);

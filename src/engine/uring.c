@@ -29,19 +29,13 @@
 #define URING_NBUFS 1024 /* provided receive buffers per worker */
 #define URING_BUF_SIZE 4096
 #define URING_BGID 1
-#define URING_BACKOFF_MS 100
 #define URING_TRIM_MS 1000   /* at most one mem_trim() a second per worker */
 #define URING_PIPES_MAX 4096 /* splice pipes per worker (one per transfer in flight) */
 
+/* A worker's loop keeps its state in the worker and the slab. */
+#define URING_STACK_SIZE (256 * 1024)
+
 /* ---- small helpers ---- */
-
-static uint64_t uring_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* An SQE, never NULL: when the SQ is full, submit what is queued and retry. */
 struct io_uring_sqe *uring_sqe(struct uring_worker *w)
@@ -287,14 +281,14 @@ static void uring_refuse(struct uring_worker *w, int fd)
     io_uring_sqe_set_data64(sqe, UD_PACK(UD_NONE, 0, 0));
 }
 
-/* Serve fd here: it is counted in nconns and in w->assigned. */
+/* Serve fd here: it is counted in adm (engine_admit) and in w->assigned. */
 static void uring_adopt(struct uring_worker *w, int fd)
 {
     struct uconn *u;
 
     if (w->stopping || w->free_head == URING_NIL) {
         atomic_fetch_sub(&w->assigned, 1);
-        atomic_fetch_sub(&w->eng->nconns, 1);
+        engine_release(&w->eng->adm);
         uring_refuse(w, fd);
         return;
     }
@@ -358,13 +352,12 @@ static void uring_on_handoff_sent(struct uring_worker *w, const struct io_uring_
 static void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe)
 {
     struct uring_engine *e = w->eng;
+    bool passing;
 
     if (!(cqe->flags & IORING_CQE_F_MORE))
         w->accept_armed = 0;
     if (cqe->res >= 0) {
-        unsigned n = atomic_fetch_add(&e->nconns, 1);
-        if (w->stopping || (e->max_conns && n >= e->max_conns)) {
-            atomic_fetch_sub(&e->nconns, 1);
+        if (w->stopping || !engine_admit(&e->adm, e->env.cfg)) {
             uring_refuse(w, cqe->res);
         } else {
             struct uring_worker *t = uring_pick(w);
@@ -374,19 +367,19 @@ static void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *c
             else
                 uring_handoff(w, t, cqe->res);
         }
-    } else if (cqe->res != -ECANCELED && w->now_ms - w->accept_log_ms > 1000) {
-        w->accept_log_ms = w->now_ms;
-        log_warn("accept: %s%s", strerror(-cqe->res),
-                 cqe->res == -EMFILE || cqe->res == -ENFILE ? " (out of file descriptors)" : "");
+        passing = true;
+    } else {
+        passing = engine_accept_failed(&e->adm, -cqe->res);
     }
     if (w->accept_armed || w->stopping || w->backoff_armed)
         return;
-    if (cqe->res >= 0 || cqe->res == -EINTR) {
+    if (passing) {
         uring_arm_accept(w); /* the multishot ended (e.g. CQ overflow): re-arm now */
         return;
     }
     /* EMFILE and other failures: re-arm after a pause, never in a busy loop. */
-    static const struct __kernel_timespec backoff = {.tv_nsec = URING_BACKOFF_MS * 1000000L};
+    static const struct __kernel_timespec backoff = {.tv_nsec =
+                                                         ENGINE_ACCEPT_BACKOFF_MS * 1000000L};
     struct io_uring_sqe *sqe = uring_sqe(w);
     io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&backoff, 0, 0);
     io_uring_sqe_set_data64(sqe, UD_PACK(UD_BACKOFF, 0, 0));
@@ -510,7 +503,7 @@ static int uring_loop(struct uring_worker *w)
             log_error("io_uring_submit_and_wait: %s", strerror(-ret));
             return ret;
         }
-        w->now_ms = uring_now_ms();
+        w->now_ms = engine_now_ms();
         conn_set_now(time(NULL));
         seen = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -566,7 +559,7 @@ static int uring_worker_setup(struct uring_worker *w)
         w->http.access_log = uring_log_line;
         w->http.access_log_arg = w;
     }
-    w->now_ms = uring_now_ms();
+    w->now_ms = engine_now_ms();
     uring_arm_stop(w);
     /* Handoffs may come now: they wait in the ring until the loop runs. */
     atomic_store_explicit(&w->ready, 1, memory_order_release);
@@ -597,11 +590,8 @@ static int uring_gate(struct uring_engine *e, int ok)
 static void *uring_worker_main(void *arg)
 {
     struct uring_worker *w = arg;
-    sigset_t all;
     int ret;
 
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals go to the main thread */
     ret = uring_worker_setup(w);
     if (ret < 0)
         log_error("io_uring worker %u: set-up failed: %s", w->index, strerror(-ret));
@@ -640,7 +630,6 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     pthread_mutex_init(&e->gate_lock, NULL);
     pthread_cond_init(&e->gate_cond, NULL);
     e->nworkers = env->cfg->workers ? env->cfg->workers : 1;
-    e->max_conns = env->cfg->max_connections;
     if (uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES) != URING_SQ_ENTRIES)
         log_warn("test setting: %u SQ/CQ entries per ring",
                  uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES));
@@ -687,15 +676,11 @@ static int uring_run(struct engine *eng)
     unsigned started = 0;
 
     for (; started < e->nworkers; started++) {
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        int ret = pthread_create(&e->workers[started].thread, &attr, uring_worker_main,
-                                 &e->workers[started]);
-        pthread_attr_destroy(&attr);
+        int ret = engine_thread_start(&e->workers[started].thread, URING_STACK_SIZE,
+                                      uring_worker_main, &e->workers[started]);
         if (ret) {
-            log_error("pthread_create: %s", strerror(ret));
-            result = -ret;
+            log_error("cannot start io_uring worker %u: %s", started, strerror(-ret));
+            result = ret;
             break;
         }
     }

@@ -395,24 +395,18 @@ static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct co
     return 0;
 }
 
+/* The deadline queues are one per timing phase, in enum conn_timer order. */
+_Static_assert(DQ_IDLE == (int)CONN_TIMER_IDLE && DQ_HEADER == (int)CONN_TIMER_HEADER &&
+                   DQ_LINGER == (int)CONN_TIMER_LINGER,
+               "one deadline queue per conn_timer");
+
 static void uconn_timer(struct uring_worker *w, struct uconn *u, const struct conn_io *io)
 {
-    const struct config *cfg = w->eng->env.cfg;
-
-    switch (io->timer) {
-    case CONN_TIMER_NONE:
+    if (io->timer == CONN_TIMER_NONE)
         uring_dq_remove(w, u);
-        break;
-    case CONN_TIMER_IDLE:
-        uring_dq_set(w, u, DQ_IDLE, (uint64_t)cfg->idle_timeout_s * 1000, io->timer_restart);
-        break;
-    case CONN_TIMER_HEADER:
-        uring_dq_set(w, u, DQ_HEADER, (uint64_t)cfg->header_timeout_s * 1000, io->timer_restart);
-        break;
-    case CONN_TIMER_LINGER:
-        uring_dq_set(w, u, DQ_LINGER, CONN_LINGER_MS, io->timer_restart);
-        break;
-    }
+    else
+        uring_dq_set(w, u, (enum uring_dq)io->timer, engine_timer_ms(w->eng->env.cfg, io->timer),
+                     io->timer_restart);
 }
 
 static void uconn_close(struct uring_worker *w, struct uconn *u)
@@ -512,9 +506,7 @@ void uconn_on_timeout(struct uring_worker *w, struct uconn *u)
  * before the stop signal, which is still answered. */
 static int uconn_has_unread(const struct uconn *u)
 {
-    int n = 0;
-
-    return u->spill_len > 0 || (ioctl(u->fd, FIONREAD, &n) == 0 && n > 0);
+    return u->spill_len > 0 || engine_unread_input(u->fd);
 }
 
 void uconn_stop(struct uring_worker *w, struct uconn *u, int hard)
@@ -541,7 +533,7 @@ void uconn_free_if_done(struct uring_worker *w, struct uconn *u)
     w->free_head = uconn_slot(w, u);
     w->active--;
     atomic_fetch_sub(&w->assigned, 1);
-    atomic_fetch_sub(&w->eng->nconns, 1);
+    engine_release(&w->eng->adm);
 }
 
 void uconn_release(struct uring_worker *w, struct uconn *u)

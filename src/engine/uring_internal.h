@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "engine/common.h"
 #include "engine/engine.h"
 
 /* user_data: | op (8) | generation (24) | slot (32) |. The generation of a
@@ -145,7 +146,6 @@ struct uring_worker {
     uint64_t now_ms;
     uint64_t drain_deadline_ms;
     int stopping, accept_armed, backoff_armed;
-    uint64_t accept_log_ms;
     uint64_t trim_ms; /* last mem_trim() */
     int result;
 };
@@ -154,13 +154,12 @@ struct uring_engine {
     struct engine_env env;
     struct uring_worker *workers;
     unsigned nworkers;
-    atomic_uint nconns;        /* open connections, for --max-connections */
-    atomic_int no_handoff;     /* the kernel refused MSG_RING: each worker keeps its own */
-    pthread_mutex_t gate_lock; /* start-up: no worker accepts before all rings exist */
+    struct engine_admission adm; /* open connections, for --max-connections */
+    atomic_int no_handoff;       /* the kernel refused MSG_RING: each worker keeps its own */
+    pthread_mutex_t gate_lock;   /* start-up: no worker accepts before all rings exist */
     pthread_cond_t gate_cond;
     unsigned gate_arrived;
     int gate_failed;
-    unsigned max_conns;
     unsigned setup_flags; /* ring flags the kernel accepted */
 };
 

@@ -2,6 +2,7 @@
 #include "util/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -34,4 +35,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
     /* One write per line keeps lines from different threads whole. */
     if (write(STDERR_FILENO, line, (size_t)n) < 0)
         return;
+}
+
+bool log_rate_allow(struct log_rate *r, unsigned long long now_ms, unsigned long long interval_ms)
+{
+    unsigned long long last = atomic_load_explicit(&r->last_ms, memory_order_relaxed);
+
+    /* 0 means never printed; a clock of 0 ms does not occur in practice. */
+    if (last && now_ms - last < interval_ms)
+        return false;
+    return atomic_compare_exchange_strong(&r->last_ms, &last, now_ms ? now_ms : 1);
 }

@@ -7,6 +7,8 @@
 #ifndef RINGHTTPD_LOG_H
 #define RINGHTTPD_LOG_H
 
+#include <stdbool.h>
+
 enum log_level {
     LOG_LEVEL_DEBUG,
     LOG_LEVEL_INFO,
@@ -19,6 +21,15 @@ void log_set_level(enum log_level min);
 
 /* printf-style; a trailing newline is added. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A rate limit for a repeated message: at most one line per interval,
+ * whichever thread reports it. Zero-initialised. */
+struct log_rate {
+    _Atomic unsigned long long last_ms;
+};
+
+/* True (and the interval restarts) when a line may be printed at now_ms. */
+bool log_rate_allow(struct log_rate *r, unsigned long long now_ms, unsigned long long interval_ms);
 
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

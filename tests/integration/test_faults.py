@@ -159,6 +159,10 @@ def test_max_connections_burst_and_reset_slots(make_server, engine):
         for sock in extra:
             sock.close()
     assert cpu_seconds(pid) - c0 < 1.0, "busy loop: over 1 s of CPU while refusing 60 connections"
+    # Both engines say so, once per interval however many are refused.
+    warnings = [l for l in s.stderr().splitlines() if "(--max-connections): refusing" in l]
+    assert warnings == [f"ringhttpd: warning: {cap} connections open (--max-connections): "
+                        "refusing new ones"], s.stderr()
     # The held connections were not hurt.
     for c in held:
         c.send(b"GET /echo/still HTTP/1.1\r\nHost: x\r\n\r\n")

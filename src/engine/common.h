@@ -1,0 +1,63 @@
+/* common.h - the policy both engines apply, written once.
+ *
+ * The engines differ only in how they perform I/O. What a timer lasts, when
+ * a new connection is refused, which accept() failures are passing and how
+ * long to pause after the others, how worker threads start, which clock
+ * deadlines use and whether a closing connection still has a request in its
+ * socket: all of that is decided here. */
+#ifndef RINGHTTPD_ENGINE_COMMON_H
+#define RINGHTTPD_ENGINE_COMMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "http/conn.h"
+#include "util/log.h"
+
+/* After an accept() failure that is not passing (out of descriptors or
+ * memory), accepting pauses this long: retrying at once would spin, and the
+ * backlog keeps the clients waiting meanwhile. */
+#define ENGINE_ACCEPT_BACKOFF_MS 100
+/* Repeated warnings (the connection cap, accept failures) at most this often. */
+#define ENGINE_LOG_INTERVAL_MS 10000
+
+/* Milliseconds on CLOCK_MONOTONIC: every deadline of both engines. */
+uint64_t engine_now_ms(void);
+
+/* How long a socket wait of this timing phase may last (0 for NONE). */
+uint64_t engine_timer_ms(const struct config *cfg, enum conn_timer timer);
+
+/* The count of open connections, shared by every thread of an engine. */
+struct engine_admission {
+    atomic_uint open;
+    struct log_rate refused_log;
+    struct log_rate accept_log;
+};
+
+/* Count a new connection against --max-connections. Past the cap it must be
+ * closed unanswered (the open ones keep being served) and false is
+ * returned; a warning says so at most once per ENGINE_LOG_INTERVAL_MS. */
+bool engine_admit(struct engine_admission *a, const struct config *cfg);
+
+/* A connection counted by engine_admit() has closed. */
+void engine_release(struct engine_admission *a);
+
+/* accept() failed with err (a positive errno value). Returns true when the
+ * failure belongs to that one connection (the client reset it, a firewall
+ * refused it, a signal): accept the next at once. Otherwise it is logged (at
+ * most once per interval) and the caller pauses ENGINE_ACCEPT_BACKOFF_MS. */
+bool engine_accept_failed(struct engine_admission *a, int err);
+
+/* Start a worker thread with every signal blocked (signals are for the
+ * thread that runs the engine) and a stack of stack_size bytes, raised for
+ * the sanitizers' redzones and to the system minimum. 0 or -errno. */
+int engine_thread_start(pthread_t *t, size_t stack_size, void *(*fn)(void *), void *arg);
+
+/* Graceful shutdown: true when the socket holds bytes the engine has not
+ * received yet (a request sent just before the signal, still answered). */
+bool engine_unread_input(int fd);
+
+#endif
