@@ -37,15 +37,24 @@
 
 /* ---- small helpers ---- */
 
-/* An SQE, never NULL: when the SQ is full, submit what is queued and retry. */
+/* An SQE, never NULL: when the SQ is full, submit what is queued and retry.
+ * A ring that refuses submissions for good (not a full CQ, not a signal)
+ * leaves this worker unable to finish or even close its connections: that
+ * is reported once and ends the process, rather than spinning forever. */
+#define URING_SUBMIT_TRIES 1000
+
 struct io_uring_sqe *uring_sqe(struct uring_worker *w)
 {
     struct io_uring_sqe *sqe;
+    int ret = 0;
 
-    while (!(sqe = io_uring_get_sqe(&w->ring))) {
-        int ret = io_uring_submit(&w->ring);
-        if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
-            log_error("io_uring_submit: %s", strerror(-ret));
+    for (int tries = 0; !(sqe = io_uring_get_sqe(&w->ring)); tries++) {
+        if (tries == URING_SUBMIT_TRIES || ((ret = io_uring_submit(&w->ring)) < 0 &&
+                                            ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)) {
+            log_error("io_uring worker %u cannot submit: %s", w->index,
+                      strerror(ret < 0 ? -ret : EBUSY));
+            abort();
+        }
         if (ret == -EBUSY || ret == -EAGAIN)
             io_uring_get_events(&w->ring); /* CQ overflow: flush it, then retry */
     }
@@ -184,7 +193,7 @@ static unsigned uring_test_setting(const char *name, unsigned def)
     return (unsigned)n;
 }
 
-static int uring_ring_init(struct io_uring *ring, unsigned *flags_used)
+int uring_ring_init(struct io_uring *ring, unsigned *flags_used)
 {
     unsigned sq = uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES);
     int ret = -EINVAL;
@@ -201,64 +210,6 @@ static int uring_ring_init(struct io_uring *ring, unsigned *flags_used)
         if (ret != -EINVAL)
             return ret; /* ENOSYS, EPERM, ENOMEM: no other flags will help */
     }
-    return ret;
-}
-
-static int uring_probe(const char **why)
-{
-    static const struct {
-        int op;
-        const char *name;
-    } needed[] = {
-        {IORING_OP_ACCEPT, "ACCEPT"},
-        {IORING_OP_RECV, "RECV"},
-        {IORING_OP_SEND, "SEND"},
-        {IORING_OP_OPENAT2, "OPENAT2"},
-        {IORING_OP_STATX, "STATX"},
-        {IORING_OP_SPLICE, "SPLICE"},
-        {IORING_OP_RENAMEAT, "RENAMEAT"},
-        {IORING_OP_UNLINKAT, "UNLINKAT"},
-        {IORING_OP_SHUTDOWN, "SHUTDOWN"},
-        {IORING_OP_CLOSE, "CLOSE"},
-        {IORING_OP_FSYNC, "FSYNC"},
-        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-        /* SEND_ZC arrived in 6.0 with multishot recv: it stands for the
-         * multishot receive and accept this engine needs. */
-        {IORING_OP_SEND_ZC, "multishot recv (Linux 6.0+)"},
-    };
-    static char msg[160];
-    struct io_uring ring;
-    struct io_uring_probe *probe;
-    int ret = uring_ring_init(&ring, NULL);
-
-    if (ret < 0) {
-        if (ret == -ENOSYS)
-            *why = "io_uring_setup: ENOSYS (the kernel lacks io_uring)";
-        else if (ret == -EPERM)
-            *why = "io_uring_setup: EPERM (denied by a seccomp profile or "
-                   "sysctl kernel.io_uring_disabled)";
-        else {
-            snprintf(msg, sizeof(msg), "io_uring_setup: %s", strerror(-ret));
-            *why = msg;
-        }
-        return ret;
-    }
-    probe = io_uring_get_probe_ring(&ring);
-    ret = 0;
-    for (size_t i = 0; probe && i < sizeof(needed) / sizeof(needed[0]); i++) {
-        if (!io_uring_opcode_supported(probe, needed[i].op)) {
-            snprintf(msg, sizeof(msg), "the kernel lacks io_uring %s", needed[i].name);
-            *why = msg;
-            ret = -EOPNOTSUPP;
-            break;
-        }
-    }
-    if (!probe) {
-        *why = "io_uring opcode probe failed (kernel too old)";
-        ret = -EOPNOTSUPP;
-    }
-    io_uring_free_probe(probe);
-    io_uring_queue_exit(&ring);
     return ret;
 }
 
@@ -568,11 +519,11 @@ static int uring_worker_setup(struct uring_worker *w)
 
 /* Every worker sets up its ring before any accepts: a worker that accepted
  * first could otherwise take the fds another one needs for its ring (a low
- * RLIMIT_NOFILE). 1 when all succeeded; 0 when one failed (all then exit).
+ * RLIMIT_NOFILE). True when all succeeded; false when one failed (all exit).
  * A worker that could not be started counts as failed (uring_run). */
-static int uring_gate(struct uring_engine *e, int ok)
+static bool uring_gate(struct uring_engine *e, bool ok)
 {
-    int all_ok;
+    bool all_ok;
 
     pthread_mutex_lock(&e->gate_lock);
     e->gate_arrived++;
@@ -623,6 +574,7 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     struct rlimit rl;
     uint32_t nslots = 65536;
     unsigned pipes_max;
+    int err;
 
     if (!e)
         return -ENOMEM;
@@ -643,6 +595,8 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     e->workers = calloc(e->nworkers, sizeof(*e->workers));
     if (!e->workers)
         goto fail;
+    for (unsigned i = 0; i < e->nworkers; i++)
+        e->workers[i].stop_fd = -1; /* fd 0 is a valid fd */
     for (unsigned i = 0; i < e->nworkers; i++) {
         struct uring_worker *w = &e->workers[i];
         w->eng = e;
@@ -658,15 +612,16 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     *out = (struct engine *)e;
     return 0;
 fail:
+    err = -errno; /* main reports it */
     if (e->workers)
         for (unsigned i = 0; i < e->nworkers; i++)
-            if (e->workers[i].stop_fd > 0)
+            if (e->workers[i].stop_fd >= 0)
                 close(e->workers[i].stop_fd);
     free(e->workers);
     pthread_mutex_destroy(&e->gate_lock);
     pthread_cond_destroy(&e->gate_cond);
     free(e);
-    return -ENOMEM;
+    return err;
 }
 
 static int uring_run(struct engine *eng)
@@ -744,7 +699,8 @@ static void uring_destroy(struct engine *eng)
             munmap(w->br, w->nbufs * sizeof(struct io_uring_buf));
         free(w->bufs);
         free(w->slab);
-        close(w->stop_fd);
+        if (w->stop_fd >= 0)
+            close(w->stop_fd);
     }
     free(e->workers);
     pthread_mutex_destroy(&e->gate_lock);

@@ -137,22 +137,22 @@ static void uconn_spill(struct uring_worker *w, struct uconn *u, const char *p, 
 }
 
 /* Give the core as much spilled input as it has room for (or the end of the
- * input). Returns 1 when it was fed. */
-static int uconn_feed(struct uring_worker *w, struct uconn *u)
+ * input). True when it was fed. */
+static bool uconn_feed(struct uring_worker *w, struct uconn *u)
 {
     size_t space, n;
     char *dst;
 
     if (u->spill_len == 0) {
         if (!(u->flags & UC_EOF))
-            return 0;
+            return false;
         conn_done(&u->core, u->recv_res);
-        return 1;
+        return true;
     }
     dst = conn_recv_space(&u->core, &space);
     if (!dst || space == 0) {
         conn_done(&u->core, dst ? -ENOBUFS : -ENOMEM);
-        return 1;
+        return true;
     }
     n = u->spill_len < space ? u->spill_len : space;
     memcpy(dst, u->spill + u->spill_off, n);
@@ -166,7 +166,7 @@ static int uconn_feed(struct uring_worker *w, struct uconn *u)
         }
     }
     conn_done(&u->core, (long)n);
-    return 1;
+    return true;
 }
 
 /* Bytes from the ring: straight into the core when it waits for them,
@@ -504,7 +504,7 @@ void uconn_on_timeout(struct uring_worker *w, struct uconn *u)
 
 /* Bytes that reached the socket but not the ring yet: a request sent just
  * before the stop signal, which is still answered. */
-static int uconn_has_unread(const struct uconn *u)
+static bool uconn_has_unread(const struct uconn *u)
 {
     return u->spill_len > 0 || engine_unread_input(u->fd);
 }

@@ -165,17 +165,24 @@ struct uring_engine {
 
 /* uring.c */
 struct io_uring_sqe *uring_sqe(struct uring_worker *w);
+/* Set up a ring with the best flags this kernel takes (*flags_used). */
+int uring_ring_init(struct io_uring *ring, unsigned *flags_used);
+
+/* engine_uring_ops.probe (uring_probe.c): 0, or -errno with *why saying
+ * what is missing and what would fix it. */
+int uring_probe(const char **why);
+
 void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint64_t dur_ms,
                   int restart);
 void uring_dq_remove(struct uring_worker *w, struct uconn *u);
 void uring_buf_recycle(struct uring_worker *w, uint16_t bid);
 
 /* uring_log.c */
-int uring_log_init(struct uring_worker *w, int fd);
+bool uring_log_init(struct uring_worker *w, int fd);
 void uring_log_line(void *arg, const char *line, size_t len);
 void uring_log_flush(struct uring_worker *w);
 void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe);
-int uring_log_idle(const struct uring_worker *w);
+bool uring_log_idle(const struct uring_worker *w);
 void uring_log_cancel(struct uring_worker *w);
 void uring_log_finish(struct uring_worker *w);
 

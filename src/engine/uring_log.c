@@ -27,7 +27,7 @@
 #define URING_LOG_INITIAL (16 * 1024)
 #define URING_LOG_MAX (4 * 1024 * 1024)
 
-int uring_log_init(struct uring_worker *w, int fd)
+bool uring_log_init(struct uring_worker *w, int fd)
 {
     struct uring_log *l = &w->log;
     struct stat st;
@@ -36,7 +36,7 @@ int uring_log_init(struct uring_worker *w, int fd)
     memset(l, 0, sizeof(*l));
     l->fd = -1;
     if (fd < 0 || fstat(fd, &st) != 0)
-        return 0;
+        return false;
     /* Other workers, or stderr under 2>&1, may write to the same pipe. */
     l->pipe_atomic = S_ISFIFO(st.st_mode);
     append = S_ISREG(st.st_mode) && (fcntl(fd, F_GETFL) & O_APPEND);
@@ -45,9 +45,9 @@ int uring_log_init(struct uring_worker *w, int fd)
      * at one offset: with several workers such a log keeps the core's
      * blocking one-line writes. */
     if (!l->pipe_atomic && !append && w->eng->nworkers > 1)
-        return 0;
+        return false;
     l->fd = fd;
-    return 1;
+    return true;
 }
 
 /* http_ctx.access_log for a worker's connections: arg is the worker. */
@@ -171,7 +171,7 @@ void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
     l->len[b] = 0;
 }
 
-int uring_log_idle(const struct uring_worker *w)
+bool uring_log_idle(const struct uring_worker *w)
 {
     return !w->log.busy && w->log.len[w->log.fill] == 0;
 }
