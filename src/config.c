@@ -1,4 +1,4 @@
-/* config.c - command-line parsing with getopt_long (CONTRACT.md "Command line").
+/* config.c - command-line parsing with getopt_long (docs/CONTRACT.md "Command line").
  *
  * Every error is reported as exactly one line on stderr ending with a hint to
  * --help; getopt's own messages are switched off so they cannot add more. */

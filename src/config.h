@@ -1,4 +1,4 @@
-/* config.h - command-line configuration (CONTRACT.md "Command line"). */
+/* config.h - command-line configuration (docs/CONTRACT.md "Command line"). */
 #ifndef RINGHTTPD_CONFIG_H
 #define RINGHTTPD_CONFIG_H
 

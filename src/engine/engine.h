@@ -52,7 +52,7 @@ extern const struct engine_ops engine_uring_ops;
 const struct engine_ops *engine_select(const char *name);
 
 /* How long graceful shutdown lets responses in flight finish before cutting
- * them (CONTRACT: exit within 2 s). */
+ * them (docs/CONTRACT.md: exit within 2 s). */
 #define ENGINE_DRAIN_MS 1500
 
 #endif
