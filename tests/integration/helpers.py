@@ -633,3 +633,9 @@ def check_common_headers(r):
     conn = r.get("Connection")
     assert conn is not None and conn.lower() in ("keep-alive", "close"), \
         f"Connection header {conn!r} in\n{r}"
+
+
+def assert_still_serving(server):
+    """After bad input on one connection, a fresh one is served normally."""
+    r = server.get("/echo/alive")
+    assert (r.status, r.body) == (200, b"alive"), "server stopped serving after bad input"

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from helpers import build_request
+from helpers import build_request, assert_still_serving
 
 
 def H(*lines, body=b""):
@@ -56,10 +56,6 @@ BAD = {
     "duplicate-host": (H(b"GET / HTTP/1.1", b"Host: a", b"Host: b"), 400),
 }
 
-
-def assert_still_serving(server):
-    r = server.get("/echo/alive")
-    assert (r.status, r.body) == (200, b"alive"), "server stopped serving after bad input"
 
 
 @pytest.mark.parametrize("case", list(BAD))

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from helpers import wait_until
+from helpers import wait_until, assert_still_serving
 
 SMUGGLED = b"GET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 NEXT = b"GET /echo/next HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -171,10 +171,6 @@ def assert_rejected(server, data, status):
         assert b"smuggled" not in rest, f"smuggled request answered: {rest!r}"
         assert rest == b"", f"bytes after the error response: {rest!r}"
 
-
-def assert_still_serving(server):
-    r = server.get("/echo/alive")
-    assert (r.status, r.body) == (200, b"alive")
 
 
 def assert_no_files(d):

@@ -1,6 +1,6 @@
 /* check.h - the few assertions the unit tests need, libuv task.h style:
  * a failure prints the expression, both sides and the location, and the test
- * executable exits 1 (ctest reports it). Exit 77 means skipped. */
+ * executable exits 1 (ctest reports it). */
 #ifndef RINGHTTPD_CHECK_H
 #define RINGHTTPD_CHECK_H
 
