@@ -28,7 +28,6 @@
 #define URING_CQ_ENTRIES 16384
 #define URING_NBUFS 1024 /* provided receive buffers per worker */
 #define URING_BUF_SIZE 4096
-#define URING_BGID 1
 #define URING_TRIM_MS 1000   /* at most one mem_trim() a second per worker */
 #define URING_PIPES_MAX 4096 /* splice pipes per worker (one per transfer in flight) */
 
@@ -220,7 +219,7 @@ static void uring_arm_accept(struct uring_worker *w)
     struct io_uring_sqe *sqe = uring_sqe(w);
 
     io_uring_prep_multishot_accept(sqe, w->eng->env.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, UD_PACK(UD_ACCEPT, 0, 0));
+    io_uring_sqe_set_data64(sqe, ud_worker(UD_ACCEPT));
     w->accept_armed = 1;
 }
 
@@ -229,7 +228,7 @@ static void uring_refuse(struct uring_worker *w, int fd)
     struct io_uring_sqe *sqe = uring_sqe(w);
 
     io_uring_prep_close(sqe, fd);
-    io_uring_sqe_set_data64(sqe, UD_PACK(UD_NONE, 0, 0));
+    io_uring_sqe_set_data64(sqe, ud_worker(UD_NONE));
 }
 
 /* Serve fd here: it is counted in adm (engine_admit) and in w->assigned. */
@@ -278,14 +277,14 @@ static void uring_handoff(struct uring_worker *w, struct uring_worker *t, int fd
 {
     struct io_uring_sqe *sqe = uring_sqe(w);
 
-    io_uring_prep_msg_ring(sqe, t->ring.ring_fd, (unsigned)fd, UD_PACK(UD_HANDOFF, 0, 0), 0);
-    io_uring_sqe_set_data64(sqe, UD_PACK(UD_HANDOFF_SENT, (uint32_t)fd, t->index));
+    io_uring_prep_msg_ring(sqe, t->ring.ring_fd, (unsigned)fd, ud_worker(UD_HANDOFF), 0);
+    io_uring_sqe_set_data64(sqe, ud_handoff_sent(fd, t->index));
 }
 
 static void uring_on_handoff_sent(struct uring_worker *w, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = io_uring_cqe_get_data64(cqe);
-    struct uring_worker *t = &w->eng->workers[UD_GEN(ud)];
+    struct uring_worker *t = &w->eng->workers[ud_handoff_target(ud)];
 
     if (cqe->res >= 0)
         return;
@@ -297,7 +296,7 @@ static void uring_on_handoff_sent(struct uring_worker *w, const struct io_uring_
     }
     atomic_fetch_sub(&t->assigned, 1);
     atomic_fetch_add(&w->assigned, 1);
-    uring_adopt(w, (int)UD_SLOT(ud));
+    uring_adopt(w, ud_handoff_fd(ud));
 }
 
 static void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe)
@@ -333,7 +332,7 @@ static void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *c
                                                          ENGINE_ACCEPT_BACKOFF_MS * 1000000L};
     struct io_uring_sqe *sqe = uring_sqe(w);
     io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&backoff, 0, 0);
-    io_uring_sqe_set_data64(sqe, UD_PACK(UD_BACKOFF, 0, 0));
+    io_uring_sqe_set_data64(sqe, ud_worker(UD_BACKOFF));
     w->backoff_armed = 1;
 }
 
@@ -344,7 +343,7 @@ static void uring_arm_stop(struct uring_worker *w)
     struct io_uring_sqe *sqe = uring_sqe(w);
 
     io_uring_prep_read(sqe, w->stop_fd, &w->stop_val, sizeof(w->stop_val), 0);
-    io_uring_sqe_set_data64(sqe, UD_PACK(UD_STOP, 0, 0));
+    io_uring_sqe_set_data64(sqe, ud_worker(UD_STOP));
 }
 
 static void uring_begin_stop(struct uring_worker *w)
@@ -356,8 +355,8 @@ static void uring_begin_stop(struct uring_worker *w)
     w->drain_deadline_ms = w->now_ms + ENGINE_DRAIN_MS;
     if (w->accept_armed) {
         sqe = uring_sqe(w);
-        io_uring_prep_cancel64(sqe, UD_PACK(UD_ACCEPT, 0, 0), 0);
-        io_uring_sqe_set_data64(sqe, UD_PACK(UD_NONE, 0, 0));
+        io_uring_prep_cancel64(sqe, ud_worker(UD_ACCEPT), 0);
+        io_uring_sqe_set_data64(sqe, ud_worker(UD_NONE));
     }
     for (uint32_t i = 0; i < w->nslots; i++)
         if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UC_CLOSED))
@@ -376,7 +375,7 @@ static void uring_drain_expired(struct uring_worker *w)
 static void uring_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = io_uring_cqe_get_data64(cqe);
-    unsigned op = UD_OP(ud);
+    unsigned op = ud_op(ud);
 
     switch (op) {
     case UD_ACCEPT:
@@ -406,8 +405,8 @@ static void uring_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
     default:
         break;
     }
-    struct uconn *u = &w->slab[UD_SLOT(ud)];
-    if (UD_SLOT(ud) >= w->nslots || u->gen != UD_GEN(ud) || u->fd < 0) {
+    struct uconn *u = &w->slab[ud_conn_slot(ud)];
+    if (ud_conn_slot(ud) >= w->nslots || u->gen != ud_conn_gen(ud) || u->fd < 0) {
         /* A completion for a slot that has moved on: only a buffer matters. */
         if (cqe->flags & IORING_CQE_F_BUFFER)
             uring_buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
@@ -687,7 +686,7 @@ static void uring_destroy(struct engine *eng)
             /* A connection passed to this worker as it stopped. */
             io_uring_for_each_cqe(&w->ring, head, cqe)
             {
-                if (UD_OP(io_uring_cqe_get_data64(cqe)) == UD_HANDOFF && cqe->res >= 0)
+                if (ud_op(io_uring_cqe_get_data64(cqe)) == UD_HANDOFF && cqe->res >= 0)
                     close(cqe->res);
                 seen++;
             }

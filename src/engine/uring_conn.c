@@ -30,11 +30,11 @@ static uint32_t uconn_slot(const struct uring_worker *w, const struct uconn *u)
     return (uint32_t)(u - w->slab);
 }
 
-static struct io_uring_sqe *uconn_sqe(struct uring_worker *w, struct uconn *u, unsigned op)
+static struct io_uring_sqe *uconn_sqe(struct uring_worker *w, struct uconn *u, enum uring_ud op)
 {
     struct io_uring_sqe *sqe = uring_sqe(w);
 
-    io_uring_sqe_set_data64(sqe, UD_PACK(op, uconn_slot(w, u), u->gen));
+    io_uring_sqe_set_data64(sqe, ud_conn(op, uconn_slot(w, u), u->gen));
     u->inflight++;
     return sqe;
 }
@@ -72,7 +72,7 @@ void uconn_arm_recv(struct uring_worker *w, struct uconn *u)
     sqe = uconn_sqe(w, u, UD_RECV);
     io_uring_prep_recv_multishot(sqe, u->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = 1;
+    sqe->buf_group = URING_BGID;
     u->flags |= UC_RECV_ARMED;
 }
 
@@ -100,7 +100,7 @@ static void uconn_pause(struct uring_worker *w, struct uconn *u)
     if (!(u->flags & UC_RECV_ARMED) || (u->flags & UC_PAUSED))
         return;
     struct io_uring_sqe *sqe = uconn_sqe(w, u, UD_CANCEL);
-    io_uring_prep_cancel64(sqe, UD_PACK(UD_RECV, uconn_slot(w, u), u->gen), 0);
+    io_uring_prep_cancel64(sqe, ud_conn(UD_RECV, uconn_slot(w, u), u->gen), 0);
     u->flags |= UC_PAUSED;
 }
 
@@ -423,7 +423,7 @@ static void uconn_close(struct uring_worker *w, struct uconn *u)
      * O(open connections)). */
     if (u->flags & UC_RECV_ARMED) {
         sqe = uconn_sqe(w, u, UD_CANCEL);
-        io_uring_prep_cancel64(sqe, UD_PACK(UD_RECV, uconn_slot(w, u), u->gen), 0);
+        io_uring_prep_cancel64(sqe, ud_conn(UD_RECV, uconn_slot(w, u), u->gen), 0);
         sqe->flags |= IOSQE_IO_HARDLINK;
     }
     sqe = uconn_sqe(w, u, UD_CLOSE);

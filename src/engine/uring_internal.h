@@ -38,13 +38,60 @@ enum uring_ud {
     UD_NONE,         /* result not needed (close of a refused socket) */
 };
 
-#define UD_PACK(op, slot, gen)                                                                     \
-    (((uint64_t)(op) << 56) | ((uint64_t)((gen)&0xffffffu) << 32) | (uint64_t)(slot))
-#define UD_OP(ud) ((unsigned)((ud) >> 56))
-#define UD_GEN(ud) ((uint32_t)(((ud) >> 32) & 0xffffffu))
-#define UD_SLOT(ud) ((uint32_t)(ud))
+/* user_data layout: op in bits 56-63, then 24 bits and 32 bits whose
+ * meaning depends on the kind of op. Every kind has its own pack and unpack
+ * helpers; nothing else touches the bits. */
+static inline uint64_t ud_pack_(unsigned op, uint32_t hi24, uint32_t lo32)
+{
+    return ((uint64_t)op << 56) | ((uint64_t)(hi24 & 0xffffffu) << 32) | lo32;
+}
+
+static inline unsigned ud_op(uint64_t ud)
+{
+    return (unsigned)(ud >> 56);
+}
+
+/* A worker-level op (ACCEPT, STOP, BACKOFF, HANDOFF, LOG, LOG_POLL, NONE). */
+static inline uint64_t ud_worker(enum uring_ud op)
+{
+    return ud_pack_(op, 0, 0);
+}
+
+/* An op of the connection in slot, generation gen (the slot's reuse count
+ * modulo 2^24: a late completion for an earlier connection is ignored). */
+static inline uint64_t ud_conn(enum uring_ud op, uint32_t slot, uint32_t gen)
+{
+    return ud_pack_(op, gen, slot);
+}
+
+static inline uint32_t ud_conn_slot(uint64_t ud)
+{
+    return (uint32_t)ud;
+}
+
+static inline uint32_t ud_conn_gen(uint64_t ud)
+{
+    return (uint32_t)(ud >> 32) & 0xffffffu;
+}
+
+/* The MSG_RING that passed fd to worker target. */
+static inline uint64_t ud_handoff_sent(int fd, unsigned target)
+{
+    return ud_pack_(UD_HANDOFF_SENT, target, (uint32_t)fd);
+}
+
+static inline int ud_handoff_fd(uint64_t ud)
+{
+    return (int)(uint32_t)ud;
+}
+
+static inline unsigned ud_handoff_target(uint64_t ud)
+{
+    return (unsigned)(ud >> 32) & 0xffffffu;
+}
 
 #define URING_NIL UINT32_MAX
+#define URING_BGID 1        /* the provided-buffer group of a worker's receive ring */
 #define URING_PIPES_IDLE 16 /* idle splice pipes a worker keeps for reuse */
 
 enum uring_dq { DQ_NONE, DQ_IDLE, DQ_HEADER, DQ_LINGER, DQ_COUNT };

@@ -93,7 +93,7 @@ static void uring_log_submit(struct uring_worker *w)
     }
     sqe = uring_sqe(w);
     io_uring_prep_write(sqe, l->fd, p, (unsigned)n, (uint64_t)-1); /* -1: the file position */
-    io_uring_sqe_set_data64(sqe, UD_PACK(UD_LOG, 0, 0));
+    io_uring_sqe_set_data64(sqe, ud_worker(UD_LOG));
     l->busy = 1;
 }
 
@@ -141,7 +141,7 @@ void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
         l->busy = 0;
         return;
     }
-    if (UD_OP(io_uring_cqe_get_data64(cqe)) == UD_LOG_POLL) {
+    if (ud_op(io_uring_cqe_get_data64(cqe)) == UD_LOG_POLL) {
         uring_log_submit(w); /* the fd is writable again */
         return;
     }
@@ -150,7 +150,7 @@ void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
          * wait until it is writable instead of spinning. */
         struct io_uring_sqe *sqe = uring_sqe(w);
         io_uring_prep_poll_add(sqe, l->fd, POLLOUT);
-        io_uring_sqe_set_data64(sqe, UD_PACK(UD_LOG_POLL, 0, 0));
+        io_uring_sqe_set_data64(sqe, ud_worker(UD_LOG_POLL));
         return;
     }
     if (cqe->res <= 0) {
@@ -188,8 +188,8 @@ void uring_log_cancel(struct uring_worker *w)
     w->log.cancelled = 1;
     for (unsigned i = 0; w->log.busy && i < 2; i++) {
         struct io_uring_sqe *sqe = uring_sqe(w);
-        io_uring_prep_cancel64(sqe, UD_PACK(ops[i], 0, 0), 0);
-        io_uring_sqe_set_data64(sqe, UD_PACK(UD_NONE, 0, 0));
+        io_uring_prep_cancel64(sqe, ud_worker(ops[i]), 0);
+        io_uring_sqe_set_data64(sqe, ud_worker(UD_NONE));
     }
     uring_log_drop(&w->log, w->log.fill, 0);
 }
