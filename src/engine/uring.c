@@ -60,76 +60,27 @@ struct io_uring_sqe *uring_sqe(struct uring_worker *w)
     return sqe;
 }
 
-/* ---- deadline queues ---- */
+/* ---- deadline queues (util/dq.h) ---- */
+
+void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint64_t dur_ms,
+                  bool restart)
+{
+    dq_put(&w->dq, (uint32_t)(u - w->slab), q, w->now_ms, dur_ms, restart);
+}
 
 void uring_dq_remove(struct uring_worker *w, struct uconn *u)
 {
-    enum uring_dq q = u->dq;
-
-    if (q == DQ_NONE)
-        return;
-    if (u->dq_prev != URING_NIL)
-        w->slab[u->dq_prev].dq_next = u->dq_next;
-    else
-        w->dq_head[q] = u->dq_next;
-    if (u->dq_next != URING_NIL)
-        w->slab[u->dq_next].dq_prev = u->dq_prev;
-    else
-        w->dq_tail[q] = u->dq_prev;
-    u->dq = DQ_NONE;
-    u->dq_prev = u->dq_next = URING_NIL;
-}
-
-/* Put u at the tail of queue q with deadline now + dur_ms; a connection that
- * is already in q keeps its deadline unless restart is set. */
-void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint64_t dur_ms,
-                  int restart)
-{
-    uint32_t slot = (uint32_t)(u - w->slab);
-
-    if (u->dq == q && !restart)
-        return;
-    uring_dq_remove(w, u);
-    if (q == DQ_NONE)
-        return;
-    u->dq = (uint8_t)q;
-    u->deadline_ms = w->now_ms + dur_ms;
-    u->dq_next = URING_NIL;
-    u->dq_prev = w->dq_tail[q];
-    if (w->dq_tail[q] != URING_NIL)
-        w->slab[w->dq_tail[q]].dq_next = slot;
-    else
-        w->dq_head[q] = slot;
-    w->dq_tail[q] = slot;
+    dq_remove(&w->dq, (uint32_t)(u - w->slab));
 }
 
 static void uring_dq_expire(struct uring_worker *w)
 {
-    for (int q = DQ_IDLE; q < DQ_COUNT; q++) {
-        while (w->dq_head[q] != URING_NIL) {
-            struct uconn *u = &w->slab[w->dq_head[q]];
-            if (u->deadline_ms > w->now_ms)
-                break;
-            uring_dq_remove(w, u);
-            uconn_on_timeout(w, u);
-        }
-    }
-}
+    uint32_t slot;
 
-/* Milliseconds until the earliest deadline, or -1 for none. */
-static int64_t uring_dq_next_ms(const struct uring_worker *w)
-{
-    int64_t best = -1;
-
-    for (int q = DQ_IDLE; q < DQ_COUNT; q++) {
-        if (w->dq_head[q] == URING_NIL)
-            continue;
-        uint64_t d = w->slab[w->dq_head[q]].deadline_ms;
-        int64_t ms = d > w->now_ms ? (int64_t)(d - w->now_ms) : 0;
-        if (best < 0 || ms < best)
-            best = ms;
+    while ((slot = dq_expired(&w->dq, w->now_ms)) != DQ_NIL) {
+        dq_remove(&w->dq, slot);
+        uconn_on_timeout(w, &w->slab[slot]);
     }
-    return best;
 }
 
 /* ---- provided receive buffers ---- */
@@ -243,7 +194,7 @@ static void uring_adopt(struct uring_worker *w, int fd)
         return;
     }
     u = &w->slab[w->free_head];
-    w->free_head = u->dq_next;
+    w->free_head = u->dqn.next;
     w->active++;
     uconn_start(w, u, fd);
 }
@@ -433,7 +384,7 @@ static int uring_loop(struct uring_worker *w)
     unsigned head, seen;
 
     for (;;) {
-        int64_t wait_ms = uring_dq_next_ms(w);
+        int64_t wait_ms = dq_next_ms(&w->dq, w->now_ms);
         if (mem_trim_due() && (wait_ms < 0 || wait_ms > URING_TRIM_MS))
             wait_ms = URING_TRIM_MS; /* wake up to trim even with nothing to do */
         if (w->stopping) {
@@ -498,11 +449,11 @@ static int uring_worker_setup(struct uring_worker *w)
         return -ENOMEM;
     for (uint32_t i = 0; i < w->nslots; i++) {
         w->slab[i].fd = -1;
-        w->slab[i].dq_next = i + 1 < w->nslots ? i + 1 : URING_NIL;
+        dq_node_init(&w->slab[i].dqn);
+        w->slab[i].dqn.next = i + 1 < w->nslots ? i + 1 : URING_NIL; /* the free list */
     }
     w->free_head = 0;
-    for (int q = 0; q < DQ_COUNT; q++)
-        w->dq_head[q] = w->dq_tail[q] = URING_NIL;
+    dq_init(&w->dq, &w->slab[0].dqn, sizeof(w->slab[0]));
     w->starved_head = URING_NIL;
     w->http = *w->eng->env.http;
     if (uring_log_init(w, w->eng->env.access_log_fd)) {

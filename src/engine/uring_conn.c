@@ -50,8 +50,7 @@ void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
         have_peer = getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0;
     conn_init(&u->core, &w->http, have_peer ? &peer : NULL);
     u->fd = fd;
-    u->dq = DQ_NONE;
-    u->dq_prev = u->dq_next = URING_NIL;
+    dq_node_init(&u->dqn);
     u->starved_next = URING_NIL;
     u->spill = NULL;
     u->spill_off = u->spill_len = u->spill_cap = 0;
@@ -529,7 +528,7 @@ void uconn_free_if_done(struct uring_worker *w, struct uconn *u)
         return;
     u->fd = -1;
     u->gen = (u->gen + 1) & 0xffffffu;
-    u->dq_next = w->free_head;
+    u->dqn.next = w->free_head; /* the free list */
     w->free_head = uconn_slot(w, u);
     w->active--;
     atomic_fetch_sub(&w->assigned, 1);

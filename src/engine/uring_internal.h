@@ -15,6 +15,7 @@
 
 #include "engine/common.h"
 #include "engine/engine.h"
+#include "util/dq.h"
 
 /* user_data: | op (8) | generation (24) | slot (32) |. The generation of a
  * slot changes each time it is reused, so a completion that arrives for an
@@ -95,6 +96,7 @@ static inline unsigned ud_handoff_target(uint64_t ud)
 #define URING_PIPES_IDLE 16 /* idle splice pipes a worker keeps for reuse */
 
 enum uring_dq { DQ_NONE, DQ_IDLE, DQ_HEADER, DQ_LINGER, DQ_COUNT };
+_Static_assert(DQ_COUNT <= DQ_QUEUES, "a dq queue id per timer");
 
 enum uconn_flag {
     UC_RECV_ARMED = 1 << 0, /* a multishot recv is in the kernel */
@@ -112,16 +114,14 @@ struct uconn {
     struct conn core;
     int fd;
     uint32_t gen;
-    uint32_t dq_prev, dq_next; /* deadline queue links (slots), or the free list */
-    uint32_t starved_next;     /* starved list link */
-    uint64_t deadline_ms;
+    struct dq_node dqn;    /* its timer (util/dq.h); next links the free list */
+    uint32_t starved_next; /* starved list link */
     /* Input received while the core was not waiting for it, copied out of
      * the provided buffers (which go back to the ring at once): spill[off ..
      * off+len). At most about UCONN_SPILL_MAX: past it the recv is paused.
      * NULL when empty, so an idle connection holds no memory here. */
     char *spill;
     uint32_t spill_off, spill_len, spill_cap;
-    uint8_t dq;       /* enum uring_dq */
     uint8_t inflight; /* SQEs whose last CQE is still to come */
     uint8_t flags;    /* enum uconn_flag */
     uint8_t waiting;  /* conn op the core waits on, or UC_WAIT_NONE */
@@ -170,7 +170,7 @@ struct uring_worker {
 
     struct uconn *slab;
     uint32_t nslots, free_head, active;
-    uint32_t dq_head[DQ_COUNT], dq_tail[DQ_COUNT];
+    struct dq dq;          /* connection timers, one queue per enum uring_dq */
     uint32_t starved_head; /* connections waiting for receive buffers */
 
     struct io_uring_buf_ring *br;
@@ -220,7 +220,7 @@ int uring_ring_init(struct io_uring *ring, unsigned *flags_used);
 int uring_probe(const char **why);
 
 void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint64_t dur_ms,
-                  int restart);
+                  bool restart);
 void uring_dq_remove(struct uring_worker *w, struct uconn *u);
 void uring_buf_recycle(struct uring_worker *w, uint16_t bid);
 
