@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "handlers/handlers.h"
 #include "http/conn_internal.h"
 #include "http/gzip.h"
 #include "http/router.h"
@@ -271,7 +270,7 @@ void conn_respond_error(struct conn *c, int status, const char *allow)
 }
 
 /* A protocol error: answer and close. */
-static void conn_fail(struct conn *c, int status)
+void conn_fail(struct conn *c, int status)
 {
     c->rflags &= (uint8_t)~CR_KEEP;
     conn_respond_error(c, status, NULL);
@@ -328,78 +327,49 @@ static int conn_file_name_status(const char *name, size_t len)
     return 403;
 }
 
-/* Route the parsed request; 0 to go on, or a status to answer right away. */
+/* Route the parsed request by its row (http/router.h): keep what the
+ * handler needs; 0 to go on, or a status to answer right away. */
 static int conn_route(struct conn *c, const char *buf)
 {
     const struct http_request *r = &c->blk->req;
-    const char *path;
+    const char *path, *ua;
     size_t path_len, ua_len;
-    const char *ua;
+    int err;
 
     if (uri_path(buf + r->target.off, r->target.len, &path, &path_len) < 0)
         return r->method == HTTP_METHOD_OPTIONS ? 404 : 400;
     struct route_match m = router_match(path, path_len);
-    int get = r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD;
 
     c->route = (uint8_t)m.id;
-    switch (m.id) {
-    case ROUTE_ROOT:
-        return get ? 0 : 404;
-    case ROUTE_ECHO:
-        return get ? conn_keep_arg(c, m.rest, m.rest_len, 1) : 404;
-    case ROUTE_USER_AGENT:
+    if (!m.route)
+        return 404;
+    if (!(m.route->methods & ROUTE_METHOD(r->method)))
+        return m.route->answer_405 ? 405 : 404;
+    switch (m.route->arg) {
+    case ROUTE_ARG_NONE:
+        return 0;
+    case ROUTE_ARG_REST:
+        return conn_keep_arg(c, m.rest, m.rest_len, 1);
+    case ROUTE_ARG_USER_AGENT:
         ua = conn_user_agent(c, buf, &ua_len);
-        return get ? conn_keep_arg(c, ua, ua_len, 0) : 404;
-    case ROUTE_FILES:
-        if (!get && r->method != HTTP_METHOD_POST)
-            return 405;
+        return conn_keep_arg(c, ua, ua_len, 0);
+    case ROUTE_ARG_FILE_NAME:
         if (c->ctx->dirfd < 0)
             return 404;
-        int err = conn_keep_arg(c, m.rest, m.rest_len, 1);
-        if (err)
-            return err;
-        return conn_file_name_status(c->blk->arg, c->blk->arg_len);
-    case ROUTE_NOT_FOUND:
-        break;
+        err = conn_keep_arg(c, m.rest, m.rest_len, 1);
+        return err ? err : conn_file_name_status(c->blk->arg, c->blk->arg_len);
     }
     return 404;
 }
 
-/* Answer a request whose body (if any) has been read. */
+/* Answer a request whose body (if any) has been read, or is the handler's. */
 static void conn_run_route(struct conn *c)
 {
-    struct conn_block *b = c->blk;
-    struct handler_req rq = {
-        .arg = b->arg,
-        .arg_len = b->arg_len,
-        .head_only = (c->rflags & CR_HEAD) != 0,
-        .keep_alive = (c->rflags & CR_KEEP) != 0,
-        .gzip_ok = (c->rflags & CR_GZIP) != 0,
-        .now = conn_now(),
-    };
-    long n = 0;
+    router_route((enum route_id)c->route)->run(c);
+}
 
-    switch ((enum route_id)c->route) {
-    case ROUTE_ROOT:
-        n = conn_respond(c, 200, NULL, 0);
-        break;
-    case ROUTE_ECHO:
-        rq.scratch = arena_alloc(&b->arena, gzip_bound(b->arg_len));
-        rq.scratch_cap = rq.scratch ? gzip_bound(b->arg_len) : 0;
-        n = handler_echo(&rq, &b->out);
-        break;
-    case ROUTE_USER_AGENT:
-        n = handler_user_agent(&rq, &b->out);
-        break;
-    case ROUTE_FILES:
-        if (c->blk->req.method == HTTP_METHOD_POST)
-            files_put_start(c);
-        else
-            files_get_start(c);
-        return;
-    case ROUTE_NOT_FOUND:
-        break;
-    }
+void conn_handler_done(struct conn *c, long n)
+{
     if (n < 0) {
         conn_fail(c, 500);
         return;
@@ -422,11 +392,11 @@ static void conn_dispatch(struct conn *c, size_t head_len)
     c->in_off += (uint32_t)head_len;
     c->in_len -= (uint32_t)head_len;
     if (status) {
-        conn_respond_error(c, status, status == 405 ? router_allow(ROUTE_FILES) : NULL);
+        conn_respond_error(c, status, status == 405 ? router_allow(c->route) : NULL);
         return;
     }
-    if (c->route == ROUTE_FILES && b->req.method == HTTP_METHOD_POST) {
-        conn_run_route(c); /* the upload sends 100 Continue once it can take the body */
+    if (router_route(c->route)->body_methods & ROUTE_METHOD(b->req.method)) {
+        conn_run_route(c); /* e.g. an upload: 100 Continue once it can take the body */
     } else if (c->body_kind != BODY_NONE) {
         if (c->rflags & CR_CONTINUE)
             response_continue_write(&b->out);

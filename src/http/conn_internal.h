@@ -99,6 +99,13 @@ int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length)
  * allow: the Allow value for 405, else NULL. */
 void conn_respond_error(struct conn *c, int status, const char *allow);
 
+/* Answer and close: a protocol error, or a handler that failed. */
+void conn_fail(struct conn *c, int status);
+
+/* An in-memory handler queued its whole response: n is the body length
+ * (for the log), or -1 when it did not fit (500). */
+void conn_handler_done(struct conn *c, long n);
+
 /* The response to the current request is fully queued: log it and get ready
  * for the next request. */
 void conn_request_done(struct conn *c);

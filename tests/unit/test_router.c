@@ -85,6 +85,37 @@ static void test_allow(void)
     CHECK_STR_EQ(router_allow(ROUTE_NOT_FOUND), "GET, HEAD");
 }
 
+/* A row's Allow value names exactly the methods the row allows, in order,
+ * so the 405 never disagrees with what is served. */
+static void test_allow_matches_methods(void)
+{
+    static const struct {
+        enum http_method m;
+        const char *name;
+    } names[] = {{HTTP_METHOD_GET, "GET"},       {HTTP_METHOD_HEAD, "HEAD"},
+                 {HTTP_METHOD_POST, "POST"},     {HTTP_METHOD_PUT, "PUT"},
+                 {HTTP_METHOD_DELETE, "DELETE"}, {HTTP_METHOD_OPTIONS, "OPTIONS"}};
+    static const enum route_id ids[] = {ROUTE_ROOT, ROUTE_ECHO, ROUTE_USER_AGENT, ROUTE_FILES};
+
+    CHECK(router_route(ROUTE_NOT_FOUND) == NULL);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        const struct route *r = router_route(ids[i]);
+        char want[64] = "";
+
+        CHECK(r != NULL && r->id == ids[i] && r->run != NULL);
+        CHECK((r->body_methods & ~r->methods) == 0);
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            if (!(r->methods & ROUTE_METHOD(names[k].m)))
+                continue;
+            if (want[0])
+                strcat(want, ", ");
+            strcat(want, names[k].name);
+        }
+        CHECK_STR_EQ(r->allow, want);
+        CHECK(r->methods & ROUTE_METHOD(HTTP_METHOD_GET));
+    }
+}
+
 int main(void)
 {
     test_root();
@@ -93,5 +124,6 @@ int main(void)
     test_files();
     test_not_nul_terminated();
     test_allow();
+    test_allow_matches_methods();
     return 0;
 }

@@ -1,0 +1,50 @@
+/* conn_routes.c - the handler of each row of the route table (router.h):
+ * what the connection hands a route, and what the route gives back. The
+ * in-memory handlers (handlers/) queue a whole response; /files/ starts its
+ * own file state machine (handlers/files.c). */
+#include "handlers/handlers.h"
+#include "http/conn_internal.h"
+#include "http/gzip.h"
+#include "http/router.h"
+
+static struct handler_req route_request(const struct conn *c)
+{
+    return (struct handler_req){
+        .arg = c->blk->arg,
+        .arg_len = c->blk->arg_len,
+        .head_only = (c->rflags & CR_HEAD) != 0,
+        .keep_alive = (c->rflags & CR_KEEP) != 0,
+        .gzip_ok = (c->rflags & CR_GZIP) != 0,
+        .now = conn_now(),
+    };
+}
+
+void route_root(struct conn *c)
+{
+    conn_handler_done(c, conn_respond(c, 200, NULL, 0));
+}
+
+void route_echo(struct conn *c)
+{
+    struct conn_block *b = c->blk;
+    struct handler_req rq = route_request(c);
+
+    rq.scratch = arena_alloc(&b->arena, gzip_bound(b->arg_len));
+    rq.scratch_cap = rq.scratch ? gzip_bound(b->arg_len) : 0;
+    conn_handler_done(c, handler_echo(&rq, &b->out));
+}
+
+void route_user_agent(struct conn *c)
+{
+    struct handler_req rq = route_request(c);
+
+    conn_handler_done(c, handler_user_agent(&rq, &c->blk->out));
+}
+
+void route_files(struct conn *c)
+{
+    if (c->blk->req.method == HTTP_METHOD_POST)
+        files_put_start(c);
+    else
+        files_get_start(c);
+}
