@@ -2,7 +2,11 @@
  *
  * Requests are parsed out of the input buffer and answered into the output
  * buffer. Every request that is complete in the input is answered before the
- * output is flushed, so the responses to a pipelined batch leave in one send.
+ * output is flushed, so the responses to a pipelined batch usually leave in
+ * one send. Not always: the batch is what fits in the input buffer
+ * (CONN_IN_CAP) at once; output is flushed early when less than
+ * CONN_OUT_RESERVE of CONN_OUT_CAP is free; a /files/ response flushes what is
+ * queued before its own body; and the kernel may take a send in part.
  * Output is always flushed before waiting for input. */
 #include "http/conn.h"
 
