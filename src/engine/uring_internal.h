@@ -212,6 +212,13 @@ struct uring_engine {
 
 /* uring.c */
 struct io_uring_sqe *uring_sqe(struct uring_worker *w);
+/* uring_accept.c: arm the multishot accept; serve fd on this worker (it is
+ * counted already); the CQEs of an accept and of a hand-off sent. */
+void uring_arm_accept(struct uring_worker *w);
+void uring_adopt(struct uring_worker *w, int fd);
+void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe);
+void uring_on_handoff_sent(struct uring_worker *w, const struct io_uring_cqe *cqe);
+
 /* Set up a ring with the best flags this kernel takes (*flags_used). */
 int uring_ring_init(struct io_uring *ring, unsigned *flags_used);
 
