@@ -669,7 +669,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         /* Aborted (by the engine, a fault or the core): clean-up only. */
-        if (c.state == CS_CLEANUP)
+        if (c.state == CONN_STATE_CLEANUP)
             s->aborted = 1;
     }
     conn_release(&c);

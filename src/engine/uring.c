@@ -170,7 +170,7 @@ static void uring_arm_stop(struct uring_worker *w)
     struct io_uring_sqe *sqe = uring_sqe(w);
 
     io_uring_prep_read(sqe, w->stop_fd, &w->stop_val, sizeof(w->stop_val), 0);
-    io_uring_sqe_set_data64(sqe, ud_worker(UD_STOP));
+    io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_STOP));
 }
 
 static void uring_begin_stop(struct uring_worker *w)
@@ -182,18 +182,18 @@ static void uring_begin_stop(struct uring_worker *w)
     w->drain_deadline_ms = w->now_ms + ENGINE_DRAIN_MS;
     if (w->accept_armed) {
         sqe = uring_sqe(w);
-        io_uring_prep_cancel64(sqe, ud_worker(UD_ACCEPT), 0);
-        io_uring_sqe_set_data64(sqe, ud_worker(UD_NONE));
+        io_uring_prep_cancel64(sqe, ud_worker(URING_UD_ACCEPT), 0);
+        io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_NONE));
     }
     for (uint32_t i = 0; i < w->nslots; i++)
-        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UC_CLOSED))
+        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UCONN_CLOSED))
             uconn_stop(w, &w->slab[i], 0);
 }
 
 static void uring_drain_expired(struct uring_worker *w)
 {
     for (uint32_t i = 0; i < w->nslots; i++)
-        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UC_CLOSED))
+        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UCONN_CLOSED))
             uconn_stop(w, &w->slab[i], 1);
 }
 
@@ -205,29 +205,29 @@ static void uring_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
     unsigned op = ud_op(ud);
 
     switch (op) {
-    case UD_ACCEPT:
+    case URING_UD_ACCEPT:
         uring_on_accept(w, cqe);
         return;
-    case UD_STOP:
+    case URING_UD_STOP:
         if (!w->stopping)
             uring_begin_stop(w);
         return;
-    case UD_BACKOFF:
+    case URING_UD_BACKOFF:
         w->backoff_armed = 0;
         if (!w->stopping && !w->accept_armed)
             uring_arm_accept(w);
         return;
-    case UD_HANDOFF:
+    case URING_UD_HANDOFF:
         uring_adopt(w, cqe->res);
         return;
-    case UD_HANDOFF_SENT:
+    case URING_UD_HANDOFF_SENT:
         uring_on_handoff_sent(w, cqe);
         return;
-    case UD_LOG:
-    case UD_LOG_POLL:
+    case URING_UD_LOG:
+    case URING_UD_LOG_POLL:
         uring_log_on_cqe(w, cqe);
         return;
-    case UD_NONE:
+    case URING_UD_NONE:
         return;
     default:
         break;
@@ -248,7 +248,7 @@ static void uring_rearm_starved(struct uring_worker *w)
         struct uconn *u = &w->slab[w->starved_head];
         w->starved_head = u->starved_next;
         u->starved_next = URING_NIL;
-        u->flags &= (uint8_t)~UC_STARVED;
+        u->flags &= (uint8_t)~UCONN_STARVED;
         uconn_arm_recv(w, u);
         uconn_free_if_done(w, u); /* closed while it waited for buffers */
     }
@@ -513,7 +513,7 @@ static void uring_destroy(struct engine *eng)
             /* A connection passed to this worker as it stopped. */
             io_uring_for_each_cqe(&w->ring, head, cqe)
             {
-                if (ud_op(io_uring_cqe_get_data64(cqe)) == UD_HANDOFF && cqe->res >= 0)
+                if (ud_op(io_uring_cqe_get_data64(cqe)) == URING_UD_HANDOFF && cqe->res >= 0)
                     close(cqe->res);
                 seen++;
             }

@@ -13,7 +13,7 @@ void uring_arm_accept(struct uring_worker *w)
     struct io_uring_sqe *sqe = uring_sqe(w);
 
     io_uring_prep_multishot_accept(sqe, w->eng->env.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, ud_worker(UD_ACCEPT));
+    io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_ACCEPT));
     w->accept_armed = 1;
 }
 
@@ -22,7 +22,7 @@ static void uring_refuse(struct uring_worker *w, int fd)
     struct io_uring_sqe *sqe = uring_sqe(w);
 
     io_uring_prep_close(sqe, fd);
-    io_uring_sqe_set_data64(sqe, ud_worker(UD_NONE));
+    io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_NONE));
 }
 
 /* Serve fd here: it is counted in adm (engine_admit) and in w->assigned. */
@@ -65,13 +65,13 @@ static struct uring_worker *uring_pick(struct uring_worker *w)
     return best;
 }
 
-/* Pass fd to worker t with IORING_OP_MSG_RING: t gets a UD_HANDOFF CQE whose
+/* Pass fd to worker t with IORING_OP_MSG_RING: t gets a URING_UD_HANDOFF CQE whose
  * res is the fd (fds are process-wide). If the message fails, fd stays here. */
 static void uring_handoff(struct uring_worker *w, struct uring_worker *t, int fd)
 {
     struct io_uring_sqe *sqe = uring_sqe(w);
 
-    io_uring_prep_msg_ring(sqe, t->ring.ring_fd, (unsigned)fd, ud_worker(UD_HANDOFF), 0);
+    io_uring_prep_msg_ring(sqe, t->ring.ring_fd, (unsigned)fd, ud_worker(URING_UD_HANDOFF), 0);
     io_uring_sqe_set_data64(sqe, ud_handoff_sent(fd, t->index));
 }
 
@@ -126,6 +126,6 @@ void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe)
                                                          ENGINE_ACCEPT_BACKOFF_MS * 1000000L};
     struct io_uring_sqe *sqe = uring_sqe(w);
     io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&backoff, 0, 0);
-    io_uring_sqe_set_data64(sqe, ud_worker(UD_BACKOFF));
+    io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_BACKOFF));
     w->backoff_armed = 1;
 }

@@ -56,7 +56,7 @@ void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
     u->spill_off = u->spill_len = u->spill_cap = 0;
     u->inflight = 0;
     u->flags = 0;
-    u->waiting = UC_WAIT_NONE;
+    u->waiting = UCONN_WAIT_NONE;
     u->recv_res = 0;
     uconn_arm_recv(w, u);
     uconn_advance(w, u);
@@ -66,13 +66,13 @@ void uconn_arm_recv(struct uring_worker *w, struct uconn *u)
 {
     struct io_uring_sqe *sqe;
 
-    if (u->flags & (UC_RECV_ARMED | UC_EOF | UC_CLOSED | UC_PAUSED | UC_STARVED))
+    if (u->flags & (UCONN_RECV_ARMED | UCONN_EOF | UCONN_CLOSED | UCONN_PAUSED | UCONN_STARVED))
         return;
-    sqe = uconn_sqe(w, u, UD_RECV);
+    sqe = uconn_sqe(w, u, URING_UD_RECV);
     io_uring_prep_recv_multishot(sqe, u->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = URING_BGID;
-    u->flags |= UC_RECV_ARMED;
+    u->flags |= UCONN_RECV_ARMED;
 }
 
 /* ---- received data ---- */
@@ -96,11 +96,11 @@ static void uconn_spill_free(struct uconn *u)
  * core has taken the spill. */
 static void uconn_pause(struct uring_worker *w, struct uconn *u)
 {
-    if (!(u->flags & UC_RECV_ARMED) || (u->flags & UC_PAUSED))
+    if (!(u->flags & UCONN_RECV_ARMED) || (u->flags & UCONN_PAUSED))
         return;
-    struct io_uring_sqe *sqe = uconn_sqe(w, u, UD_CANCEL);
-    io_uring_prep_cancel64(sqe, ud_conn(UD_RECV, uconn_slot(w, u), u->gen), 0);
-    u->flags |= UC_PAUSED;
+    struct io_uring_sqe *sqe = uconn_sqe(w, u, URING_UD_CANCEL);
+    io_uring_prep_cancel64(sqe, ud_conn(URING_UD_RECV, uconn_slot(w, u), u->gen), 0);
+    u->flags |= UCONN_PAUSED;
 }
 
 /* Append received bytes to the spill. Out of memory: the input is lost, so
@@ -109,7 +109,7 @@ static void uconn_spill(struct uring_worker *w, struct uconn *u, const char *p, 
 {
     size_t need = (size_t)u->spill_len + n;
 
-    if (u->flags & UC_EOF)
+    if (u->flags & UCONN_EOF)
         return; /* an error already ended the input */
     if (u->spill_off > 0 && u->spill_off + need > u->spill_cap) {
         memmove(u->spill, u->spill + u->spill_off, u->spill_len);
@@ -121,7 +121,7 @@ static void uconn_spill(struct uring_worker *w, struct uconn *u, const char *p, 
             cap *= 2;
         char *grown = realloc(u->spill, cap);
         if (!grown) {
-            u->flags |= UC_EOF;
+            u->flags |= UCONN_EOF;
             u->recv_res = -ENOMEM;
             uconn_pause(w, u);
             return;
@@ -143,7 +143,7 @@ static bool uconn_feed(struct uring_worker *w, struct uconn *u)
     char *dst;
 
     if (u->spill_len == 0) {
-        if (!(u->flags & UC_EOF))
+        if (!(u->flags & UCONN_EOF))
             return false;
         conn_done(&u->core, u->recv_res);
         return true;
@@ -159,8 +159,8 @@ static bool uconn_feed(struct uring_worker *w, struct uconn *u)
     u->spill_len -= (uint32_t)n;
     if (u->spill_len == 0) {
         uconn_spill_free(u);
-        if (u->flags & UC_PAUSED) {
-            u->flags &= (uint8_t)~UC_PAUSED;
+        if (u->flags & UCONN_PAUSED) {
+            u->flags &= (uint8_t)~UCONN_PAUSED;
             uconn_arm_recv(w, u);
         }
     }
@@ -188,7 +188,7 @@ static void uconn_on_data(struct uring_worker *w, struct uconn *u, const char *p
     memcpy(dst, p, k);
     if (k < n)
         uconn_spill(w, u, p + k, n - k);
-    u->waiting = UC_WAIT_NONE;
+    u->waiting = UCONN_WAIT_NONE;
     conn_done(&u->core, (long)k);
     uconn_advance(w, u);
 }
@@ -198,31 +198,31 @@ static void uconn_on_recv(struct uring_worker *w, struct uconn *u, const struct 
     int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
 
     if (!more) {
-        u->flags &= (uint8_t)~UC_RECV_ARMED;
+        u->flags &= (uint8_t)~UCONN_RECV_ARMED;
         u->inflight--;
     }
     if (cqe->res > 0) {
         uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
         w->bufs_out++;
-        if (!(u->flags & UC_CLOSED))
+        if (!(u->flags & UCONN_CLOSED))
             uconn_on_data(w, u, w->bufs + (size_t)bid * w->buf_size, (size_t)cqe->res);
         uring_buf_recycle(w, bid);
     } else if (cqe->res == -ENOBUFS) {
-        if (!(u->flags & (UC_CLOSED | UC_STARVED))) {
-            u->flags |= UC_STARVED; /* re-armed once buffers come back */
+        if (!(u->flags & (UCONN_CLOSED | UCONN_STARVED))) {
+            u->flags |= UCONN_STARVED; /* re-armed once buffers come back */
             u->starved_next = w->starved_head;
             w->starved_head = uconn_slot(w, u);
         }
     } else if (cqe->res != -ECANCELED) {
-        u->flags |= UC_EOF; /* 0: orderly EOF; < 0: reset and the like */
+        u->flags |= UCONN_EOF; /* 0: orderly EOF; < 0: reset and the like */
         u->recv_res = (int16_t)(cqe->res < -32767 ? -EIO : cqe->res);
     }
     /* A multishot also ends on CQ overflow, and a pause may have been lifted
      * before its cancel landed: re-arm unless a flag says not to. */
     if (!more)
         uconn_arm_recv(w, u); /* unless paused, starved, at EOF or closed */
-    if (u->waiting == CONN_OP_RECV && (u->spill_len > 0 || (u->flags & UC_EOF))) {
-        u->waiting = UC_WAIT_NONE;
+    if (u->waiting == CONN_OP_RECV && (u->spill_len > 0 || (u->flags & UCONN_EOF))) {
+        u->waiting = UCONN_WAIT_NONE;
         uconn_advance(w, u);
     }
 }
@@ -265,11 +265,11 @@ static int uconn_pipe_get(struct uring_worker *w, struct uconn *u)
  * is closed, so a burst of downloads leaves no fds behind. */
 static void uconn_xfer_end(struct uring_worker *w, struct uconn *u, int dirty)
 {
-    if (u->flags & UC_BOUNCE) {
+    if (u->flags & UCONN_BOUNCE) {
         mem_note_freed(UCONN_BOUNCE_BYTES);
         free(u->xfer.bounce);
         u->xfer.bounce = NULL;
-        u->flags &= (uint8_t)~UC_BOUNCE;
+        u->flags &= (uint8_t)~UCONN_BOUNCE;
     } else if (dirty || w->npipe_idle >= URING_PIPES_IDLE) {
         uconn_pipe_close(w, u->xfer.pipe.r, u->xfer.pipe.w);
     } else {
@@ -279,9 +279,9 @@ static void uconn_xfer_end(struct uring_worker *w, struct uconn *u, int dirty)
 
 static void uconn_xfer_out(struct uring_worker *w, struct uconn *u)
 {
-    struct io_uring_sqe *sqe = uconn_sqe(w, u, UD_SPLICE_OUT);
+    struct io_uring_sqe *sqe = uconn_sqe(w, u, URING_UD_SPLICE_OUT);
 
-    if (u->flags & UC_BOUNCE)
+    if (u->flags & UCONN_BOUNCE)
         io_uring_prep_send(sqe, u->fd, u->xfer.bounce + u->splice_done, u->splice_left,
                            MSG_NOSIGNAL);
     else
@@ -299,15 +299,15 @@ static int uconn_sendfile(struct uring_worker *w, struct uconn *u, const struct 
 
     u->splice_done = 0;
     if (uconn_pipe_get(w, u) == 0) {
-        sqe = uconn_sqe(w, u, UD_SPLICE_IN);
+        sqe = uconn_sqe(w, u, URING_UD_SPLICE_IN);
         io_uring_prep_splice(sqe, io->fd, (int64_t)io->off, u->xfer.pipe.w, -1, (unsigned)len, 0);
         return 0;
     }
     len = io->len < UCONN_BOUNCE_BYTES ? io->len : UCONN_BOUNCE_BYTES;
     if (!(u->xfer.bounce = malloc(len)))
         return -ENOMEM;
-    u->flags |= UC_BOUNCE;
-    sqe = uconn_sqe(w, u, UD_SPLICE_IN);
+    u->flags |= UCONN_BOUNCE;
+    sqe = uconn_sqe(w, u, URING_UD_SPLICE_IN);
     io_uring_prep_read(sqe, io->fd, u->xfer.bounce, (unsigned)len, io->off);
     return 0;
 }
@@ -315,12 +315,12 @@ static int uconn_sendfile(struct uring_worker *w, struct uconn *u, const struct 
 static void uconn_on_splice(struct uring_worker *w, struct uconn *u, unsigned op, int res)
 {
     u->inflight--;
-    if (op == UD_SPLICE_IN && res > 0) {
+    if (op == URING_UD_SPLICE_IN && res > 0) {
         u->splice_left = (uint32_t)res;
         uconn_xfer_out(w, u);
         return;
     }
-    if (op == UD_SPLICE_OUT && res > 0) {
+    if (op == URING_UD_SPLICE_OUT && res > 0) {
         u->splice_left -= (uint32_t)res;
         u->splice_done += (uint64_t)res;
         if (u->splice_left > 0) {
@@ -330,11 +330,11 @@ static void uconn_on_splice(struct uring_worker *w, struct uconn *u, unsigned op
         uconn_xfer_end(w, u, 0);
         res = (int)u->splice_done;
     } else {
-        uconn_xfer_end(w, u, op == UD_SPLICE_OUT);
-        if (op == UD_SPLICE_OUT && res == 0)
+        uconn_xfer_end(w, u, op == URING_UD_SPLICE_OUT);
+        if (op == URING_UD_SPLICE_OUT && res == 0)
             res = -EPIPE;
     }
-    u->waiting = UC_WAIT_NONE;
+    u->waiting = UCONN_WAIT_NONE;
     conn_done(&u->core, res);
     uconn_advance(w, u);
 }
@@ -348,19 +348,19 @@ static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct co
 
     switch (io->op) {
     case CONN_OP_SEND:
-        sqe = uconn_sqe(w, u, UD_SEND);
+        sqe = uconn_sqe(w, u, URING_UD_SEND);
         io_uring_prep_send(sqe, u->fd, io->buf, io->len, MSG_NOSIGNAL);
         return 0;
     case CONN_OP_SENDFILE:
         return uconn_sendfile(w, u, io);
     case CONN_OP_STAT:
-        sqe = uconn_sqe(w, u, UD_FILE);
+        sqe = uconn_sqe(w, u, URING_UD_FILE);
         io_uring_prep_statx(sqe, io->fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io->stx);
         return 0;
     default:
         break;
     }
-    sqe = uconn_sqe(w, u, UD_FILE);
+    sqe = uconn_sqe(w, u, URING_UD_FILE);
     switch (io->op) {
     case CONN_OP_OPEN:
         u->how = io->how; /* read by the kernel at submission, after this returns */
@@ -395,8 +395,8 @@ static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct co
 }
 
 /* The deadline queues are one per timing phase, in enum conn_timer order. */
-_Static_assert(DQ_IDLE == (int)CONN_TIMER_IDLE && DQ_HEADER == (int)CONN_TIMER_HEADER &&
-                   DQ_LINGER == (int)CONN_TIMER_LINGER,
+_Static_assert(URING_DQ_IDLE == (int)CONN_TIMER_IDLE && URING_DQ_HEADER == (int)CONN_TIMER_HEADER &&
+                   URING_DQ_LINGER == (int)CONN_TIMER_LINGER,
                "one deadline queue per conn_timer");
 
 static void uconn_timer(struct uring_worker *w, struct uconn *u, const struct conn_io *io)
@@ -412,7 +412,7 @@ static void uconn_close(struct uring_worker *w, struct uconn *u)
 {
     struct io_uring_sqe *sqe;
 
-    u->flags |= UC_CLOSED;
+    u->flags |= UCONN_CLOSED;
     uring_dq_remove(w, u);
     uconn_spill_free(u);
     conn_release(&u->core);
@@ -420,12 +420,12 @@ static void uconn_close(struct uring_worker *w, struct uconn *u)
      * cancel names the recv's own user_data: the kernel finds it by hash,
      * where a cancel by fd walks every pending request (closing would be
      * O(open connections)). */
-    if (u->flags & UC_RECV_ARMED) {
-        sqe = uconn_sqe(w, u, UD_CANCEL);
-        io_uring_prep_cancel64(sqe, ud_conn(UD_RECV, uconn_slot(w, u), u->gen), 0);
+    if (u->flags & UCONN_RECV_ARMED) {
+        sqe = uconn_sqe(w, u, URING_UD_CANCEL);
+        io_uring_prep_cancel64(sqe, ud_conn(URING_UD_RECV, uconn_slot(w, u), u->gen), 0);
         sqe->flags |= IOSQE_IO_HARDLINK;
     }
-    sqe = uconn_sqe(w, u, UD_CLOSE);
+    sqe = uconn_sqe(w, u, URING_UD_CLOSE);
     io_uring_prep_close(sqe, u->fd);
 }
 
@@ -433,7 +433,7 @@ void uconn_advance(struct uring_worker *w, struct uconn *u)
 {
     struct conn_io io;
 
-    while (u->waiting == UC_WAIT_NONE && !(u->flags & UC_CLOSED)) {
+    while (u->waiting == UCONN_WAIT_NONE && !(u->flags & UCONN_CLOSED)) {
         conn_next(&u->core, &io);
         uconn_timer(w, u, &io);
         if (io.op == CONN_OP_RECV) {
@@ -459,21 +459,21 @@ void uconn_on_cqe(struct uring_worker *w, struct uconn *u, unsigned op,
                   const struct io_uring_cqe *cqe)
 {
     switch (op) {
-    case UD_RECV:
+    case URING_UD_RECV:
         uconn_on_recv(w, u, cqe);
         break;
-    case UD_SEND:
-    case UD_FILE:
+    case URING_UD_SEND:
+    case URING_UD_FILE:
         u->inflight--;
-        u->waiting = UC_WAIT_NONE;
+        u->waiting = UCONN_WAIT_NONE;
         conn_done(&u->core, cqe->res);
         uconn_advance(w, u);
         break;
-    case UD_SPLICE_IN:
-    case UD_SPLICE_OUT:
+    case URING_UD_SPLICE_IN:
+    case URING_UD_SPLICE_OUT:
         uconn_on_splice(w, u, op, cqe->res);
         break;
-    default: /* UD_KILL, UD_CANCEL, UD_CLOSE */
+    default: /* URING_UD_KILL, URING_UD_CANCEL, URING_UD_CLOSE */
         u->inflight--;
         break;
     }
@@ -483,16 +483,16 @@ void uconn_on_cqe(struct uring_worker *w, struct uconn *u, unsigned op,
 /* Force a send that is stuck on a peer that does not read to fail now. */
 static void uconn_kill(struct uring_worker *w, struct uconn *u)
 {
-    if (u->flags & UC_KILLED)
+    if (u->flags & UCONN_KILLED)
         return;
-    u->flags |= UC_KILLED;
-    io_uring_prep_shutdown(uconn_sqe(w, u, UD_KILL), u->fd, SHUT_RDWR);
+    u->flags |= UCONN_KILLED;
+    io_uring_prep_shutdown(uconn_sqe(w, u, URING_UD_KILL), u->fd, SHUT_RDWR);
 }
 
 void uconn_on_timeout(struct uring_worker *w, struct uconn *u)
 {
     if (u->waiting == CONN_OP_RECV) {
-        u->waiting = UC_WAIT_NONE;
+        u->waiting = UCONN_WAIT_NONE;
         conn_timeout(&u->core);
         uconn_advance(w, u);
         uconn_free_if_done(w, u);
@@ -513,7 +513,7 @@ void uconn_stop(struct uring_worker *w, struct uconn *u, int hard)
     int idle = conn_drain(&u->core);
 
     if (u->waiting == CONN_OP_RECV && (hard || (idle && !uconn_has_unread(u)))) {
-        u->waiting = UC_WAIT_NONE;
+        u->waiting = UCONN_WAIT_NONE;
         conn_abort(&u->core);
         uconn_advance(w, u);
         uconn_free_if_done(w, u);
@@ -524,7 +524,7 @@ void uconn_stop(struct uring_worker *w, struct uconn *u, int hard)
 
 void uconn_free_if_done(struct uring_worker *w, struct uconn *u)
 {
-    if (!(u->flags & UC_CLOSED) || u->inflight > 0 || (u->flags & UC_STARVED) || u->fd < 0)
+    if (!(u->flags & UCONN_CLOSED) || u->inflight > 0 || (u->flags & UCONN_STARVED) || u->fd < 0)
         return;
     u->fd = -1;
     u->gen = (u->gen + 1) & 0xffffffu;

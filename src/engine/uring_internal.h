@@ -21,22 +21,22 @@
  * slot changes each time it is reused, so a completion that arrives for an
  * earlier connection in the same slot is recognised. */
 enum uring_ud {
-    UD_ACCEPT = 1,
-    UD_RECV, /* multishot recv over the buffer ring */
-    UD_SEND,
-    UD_FILE,         /* OPEN, STAT, READ, WRITE, FSYNC, RENAME, UNLINK, CLOSE_FILE, SHUTDOWN */
-    UD_SPLICE_IN,    /* file -> pipe */
-    UD_SPLICE_OUT,   /* pipe -> socket */
-    UD_KILL,         /* shutdown(SHUT_RDWR) forcing a stalled send to fail */
-    UD_CANCEL,       /* cancel of the multishot recv before close */
-    UD_CLOSE,        /* close of the socket: the connection's last op */
-    UD_STOP,         /* read of the stop eventfd */
-    UD_BACKOFF,      /* timeout before re-arming accept after EMFILE */
-    UD_HANDOFF,      /* a connection from another worker: res is its fd */
-    UD_HANDOFF_SENT, /* the MSG_RING that passed one: gen = target worker, slot = fd */
-    UD_LOG,          /* write of access-log lines (uring_log.c) */
-    UD_LOG_POLL,     /* wait for the access log fd to take writes again */
-    UD_NONE,         /* result not needed (close of a refused socket) */
+    URING_UD_ACCEPT = 1,
+    URING_UD_RECV, /* multishot recv over the buffer ring */
+    URING_UD_SEND,
+    URING_UD_FILE,       /* OPEN, STAT, READ, WRITE, FSYNC, RENAME, UNLINK, CLOSE_FILE, SHUTDOWN */
+    URING_UD_SPLICE_IN,  /* file -> pipe */
+    URING_UD_SPLICE_OUT, /* pipe -> socket */
+    URING_UD_KILL,       /* shutdown(SHUT_RDWR) forcing a stalled send to fail */
+    URING_UD_CANCEL,     /* cancel of the multishot recv before close */
+    URING_UD_CLOSE,      /* close of the socket: the connection's last op */
+    URING_UD_STOP,       /* read of the stop eventfd */
+    URING_UD_BACKOFF,    /* timeout before re-arming accept after EMFILE */
+    URING_UD_HANDOFF,    /* a connection from another worker: res is its fd */
+    URING_UD_HANDOFF_SENT, /* the MSG_RING that passed one: gen = target worker, slot = fd */
+    URING_UD_LOG,          /* write of access-log lines (uring_log.c) */
+    URING_UD_LOG_POLL,     /* wait for the access log fd to take writes again */
+    URING_UD_NONE,         /* result not needed (close of a refused socket) */
 };
 
 /* user_data layout: op in bits 56-63, then 24 bits and 32 bits whose
@@ -78,7 +78,7 @@ static inline uint32_t ud_conn_gen(uint64_t ud)
 /* The MSG_RING that passed fd to worker target. */
 static inline uint64_t ud_handoff_sent(int fd, unsigned target)
 {
-    return ud_pack_(UD_HANDOFF_SENT, target, (uint32_t)fd);
+    return ud_pack_(URING_UD_HANDOFF_SENT, target, (uint32_t)fd);
 }
 
 static inline int ud_handoff_fd(uint64_t ud)
@@ -95,20 +95,20 @@ static inline unsigned ud_handoff_target(uint64_t ud)
 #define URING_BGID 1        /* the provided-buffer group of a worker's receive ring */
 #define URING_PIPES_IDLE 16 /* idle splice pipes a worker keeps for reuse */
 
-enum uring_dq { DQ_NONE, DQ_IDLE, DQ_HEADER, DQ_LINGER, DQ_COUNT };
-_Static_assert(DQ_COUNT <= DQ_QUEUES, "a dq queue id per timer");
+enum uring_dq { URING_DQ_NONE, URING_DQ_IDLE, URING_DQ_HEADER, URING_DQ_LINGER, URING_DQ_COUNT };
+_Static_assert(URING_DQ_COUNT <= DQ_QUEUES, "a dq queue id per timer");
 
 enum uconn_flag {
-    UC_RECV_ARMED = 1 << 0, /* a multishot recv is in the kernel */
-    UC_EOF = 1 << 1,        /* the peer is done sending (recv_res says how) */
-    UC_STARVED = 1 << 2,    /* on the starved list: re-arm when buffers return */
-    UC_CLOSED = 1 << 3,     /* the core said CLOSE; freed at inflight == 0 */
-    UC_KILLED = 1 << 4,     /* SHUT_RDWR issued to end a stalled send */
-    UC_PAUSED = 1 << 5,     /* recv stopped: too much input queued */
-    UC_BOUNCE = 1 << 6,     /* SENDFILE as READ + SEND through xfer.bounce */
+    UCONN_RECV_ARMED = 1 << 0, /* a multishot recv is in the kernel */
+    UCONN_EOF = 1 << 1,        /* the peer is done sending (recv_res says how) */
+    UCONN_STARVED = 1 << 2,    /* on the starved list: re-arm when buffers return */
+    UCONN_CLOSED = 1 << 3,     /* the core said CLOSE; freed at inflight == 0 */
+    UCONN_KILLED = 1 << 4,     /* SHUT_RDWR issued to end a stalled send */
+    UCONN_PAUSED = 1 << 5,     /* recv stopped: too much input queued */
+    UCONN_BOUNCE = 1 << 6,     /* SENDFILE as READ + SEND through xfer.bounce */
 };
 
-#define UC_WAIT_NONE 0xff
+#define UCONN_WAIT_NONE 0xff
 
 struct uconn {
     struct conn core;
@@ -124,9 +124,9 @@ struct uconn {
     uint32_t spill_off, spill_len, spill_cap;
     uint8_t inflight; /* SQEs whose last CQE is still to come */
     uint8_t flags;    /* enum uconn_flag */
-    uint8_t waiting;  /* conn op the core waits on, or UC_WAIT_NONE */
-    int16_t recv_res; /* with UC_EOF: 0 or -errno */
-    /* SENDFILE in progress: a splice pipe, or (UC_BOUNCE) a buffer that the
+    uint8_t waiting;  /* conn op the core waits on, or UCONN_WAIT_NONE */
+    int16_t recv_res; /* with UCONN_EOF: 0 or -errno */
+    /* SENDFILE in progress: a splice pipe, or (UCONN_BOUNCE) a buffer that the
      * file is READ into and SENT from when no pipe can be had. */
     union {
         struct {

@@ -93,7 +93,7 @@ static void uring_log_submit(struct uring_worker *w)
     }
     sqe = uring_sqe(w);
     io_uring_prep_write(sqe, l->fd, p, (unsigned)n, (uint64_t)-1); /* -1: the file position */
-    io_uring_sqe_set_data64(sqe, ud_worker(UD_LOG));
+    io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_LOG));
     l->busy = 1;
 }
 
@@ -141,7 +141,7 @@ void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
         l->busy = 0;
         return;
     }
-    if (ud_op(io_uring_cqe_get_data64(cqe)) == UD_LOG_POLL) {
+    if (ud_op(io_uring_cqe_get_data64(cqe)) == URING_UD_LOG_POLL) {
         uring_log_submit(w); /* the fd is writable again */
         return;
     }
@@ -150,7 +150,7 @@ void uring_log_on_cqe(struct uring_worker *w, const struct io_uring_cqe *cqe)
          * wait until it is writable instead of spinning. */
         struct io_uring_sqe *sqe = uring_sqe(w);
         io_uring_prep_poll_add(sqe, l->fd, POLLOUT);
-        io_uring_sqe_set_data64(sqe, ud_worker(UD_LOG_POLL));
+        io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_LOG_POLL));
         return;
     }
     if (cqe->res <= 0) {
@@ -181,7 +181,7 @@ bool uring_log_idle(const struct uring_worker *w)
  * and counted. Its completion frees the buffer for uring_log_finish(). */
 void uring_log_cancel(struct uring_worker *w)
 {
-    static const unsigned ops[] = {UD_LOG, UD_LOG_POLL};
+    static const unsigned ops[] = {URING_UD_LOG, URING_UD_LOG_POLL};
 
     if (w->log.cancelled)
         return;
@@ -189,7 +189,7 @@ void uring_log_cancel(struct uring_worker *w)
     for (unsigned i = 0; w->log.busy && i < 2; i++) {
         struct io_uring_sqe *sqe = uring_sqe(w);
         io_uring_prep_cancel64(sqe, ud_worker(ops[i]), 0);
-        io_uring_sqe_set_data64(sqe, ud_worker(UD_NONE));
+        io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_NONE));
     }
     uring_log_drop(&w->log, w->log.fill, 0);
 }

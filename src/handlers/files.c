@@ -21,20 +21,20 @@
 #define FILES_TMP_TRIES 8
 
 enum files_step {
-    FG_OPEN,
-    FG_STAT,
-    FG_READ,
-    FG_SENDFILE,
-    FG_CLOSE,
-    FP_OPEN_DIR,
-    FP_OPEN_TMP,
-    FP_BODY,
-    FP_FSYNC,
-    FP_CLOSE,
-    FP_RENAME,
-    FP_DIRSYNC,
-    FP_CLOSE_DIR,
-    FP_FAIL, /* releasing files, then answering c->status */
+    FILES_GET_OPEN,
+    FILES_GET_STAT,
+    FILES_GET_READ,
+    FILES_GET_SENDFILE,
+    FILES_GET_CLOSE,
+    FILES_PUT_OPEN_DIR,
+    FILES_PUT_OPEN_TMP,
+    FILES_PUT_BODY,
+    FILES_PUT_FSYNC,
+    FILES_PUT_CLOSE,
+    FILES_PUT_RENAME,
+    FILES_PUT_DIRSYNC,
+    FILES_PUT_CLOSE_DIR,
+    FILES_PUT_FAIL, /* releasing files, then answering c->status */
 };
 
 static int files_status_for_open(int err)
@@ -80,8 +80,8 @@ static void files_open_io(struct conn_io *io, int dirfd, const char *path, uint6
 
 void files_get_start(struct conn *c)
 {
-    c->state = CS_FILE;
-    c->step = FG_OPEN;
+    c->state = CONN_STATE_FILE;
+    c->step = FILES_GET_OPEN;
 }
 
 static int files_get_next(struct conn *c, struct conn_io *io)
@@ -89,23 +89,23 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     struct outbuf *o = &c->blk->out;
 
     switch ((enum files_step)c->step) {
-    case FG_OPEN:
+    case FILES_GET_OPEN:
         /* O_NONBLOCK: opening a FIFO must not block; it is refused below. */
         files_open_io(io, c->ctx->dirfd, c->blk->arg, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
         return 1;
-    case FG_STAT:
+    case FILES_GET_STAT:
         io->op = CONN_OP_STAT;
         io->fd = c->file_fd;
         io->stx = &c->blk->stx;
         return 1;
-    case FG_READ:
+    case FILES_GET_READ:
         io->op = CONN_OP_READ;
         io->fd = c->file_fd;
         io->buf = o->data + o->len;
         io->len = (size_t)c->file_left;
         io->off = c->file_off;
         return 1;
-    case FG_SENDFILE:
+    case FILES_GET_SENDFILE:
         if (conn_flush(c, io))
             return 1;
         io->op = CONN_OP_SENDFILE;
@@ -115,7 +115,7 @@ static int files_get_next(struct conn *c, struct conn_io *io)
         io->timer = CONN_TIMER_IDLE;
         io->timer_restart = 1;
         return 1;
-    case FG_CLOSE:
+    case FILES_GET_CLOSE:
         io->op = CONN_OP_CLOSE_FILE;
         io->fd = c->file_fd;
         return 1;
@@ -132,55 +132,55 @@ static void files_get_stat_done(struct conn *c, long res)
 
     if (status) {
         c->status = (uint16_t)status;
-        c->step = FG_CLOSE;
+        c->step = FILES_GET_CLOSE;
         return;
     }
     if (conn_respond(c, 200, "application/octet-stream", size) < 0) {
         c->status = 500;
-        c->step = FG_CLOSE;
+        c->step = FILES_GET_CLOSE;
         return;
     }
     c->file_off = 0;
     c->file_left = size;
-    if (c->rflags & CR_HEAD || size == 0)
-        c->step = FG_CLOSE;
+    if (c->rflags & CONN_REQ_HEAD || size == 0)
+        c->step = FILES_GET_CLOSE;
     else if (size <= FILES_SMALL_MAX && size <= o->cap - o->len)
-        c->step = FG_READ;
+        c->step = FILES_GET_READ;
     else
-        c->step = FG_SENDFILE;
+        c->step = FILES_GET_SENDFILE;
 }
 
 static void files_get_done(struct conn *c, long res)
 {
     switch ((enum files_step)c->step) {
-    case FG_OPEN:
+    case FILES_GET_OPEN:
         if (res < 0) {
             conn_respond_error(c, files_status_for_open((int)res), NULL);
             return;
         }
         c->file_fd = (int)res;
-        c->step = FG_STAT;
+        c->step = FILES_GET_STAT;
         return;
-    case FG_STAT:
+    case FILES_GET_STAT:
         files_get_stat_done(c, res);
         return;
-    case FG_READ:
-    case FG_SENDFILE:
+    case FILES_GET_READ:
+    case FILES_GET_SENDFILE:
         /* The head promised file_left more bytes: a file that shrank or
          * fails now can only be cut short by closing the connection. */
         if (res <= 0) {
             conn_abort(c);
             return;
         }
-        if (c->step == FG_READ)
+        if (c->step == FILES_GET_READ)
             c->blk->out.len += (size_t)res;
         c->file_off += (uint64_t)res;
         c->file_left -= (uint64_t)res;
         c->bytes_out += (uint64_t)res;
         if (c->file_left == 0)
-            c->step = FG_CLOSE;
+            c->step = FILES_GET_CLOSE;
         return;
-    case FG_CLOSE:
+    case FILES_GET_CLOSE:
         c->file_fd = -1;
         if (c->status != 200) {
             conn_respond_error(c, c->status, NULL);
@@ -223,17 +223,17 @@ void files_put_start(struct conn *c)
     } else {
         b->base = b->arg;
     }
-    c->state = CS_FILE;
-    c->step = FP_OPEN_DIR;
+    c->state = CONN_STATE_FILE;
+    c->step = FILES_PUT_OPEN_DIR;
     c->tries = 0;
     c->file_off = 0;
 }
 
 void files_fail(struct conn *c, int status)
 {
-    c->state = CS_FILE;
+    c->state = CONN_STATE_FILE;
     c->status = (uint16_t)status;
-    c->step = FP_FAIL;
+    c->step = FILES_PUT_FAIL;
 }
 
 static int files_put_body(struct conn *c, struct conn_io *io)
@@ -253,8 +253,8 @@ static int files_put_body(struct conn *c, struct conn_io *io)
     case BODY_STEP_NEED:
         return conn_recv_body(c, io);
     case BODY_STEP_DONE:
-        c->rflags |= CR_BODY_DONE;
-        c->step = FP_FSYNC;
+        c->rflags |= CONN_REQ_BODY_DONE;
+        c->step = FILES_PUT_FSYNC;
         return 0;
     case BODY_STEP_ERROR:
         files_fail(c, status);
@@ -268,39 +268,39 @@ static int files_put_next(struct conn *c, struct conn_io *io)
     struct conn_block *b = c->blk;
 
     switch ((enum files_step)c->step) {
-    case FP_OPEN_DIR:
+    case FILES_PUT_OPEN_DIR:
         files_open_io(io, c->ctx->dirfd, b->base == b->arg ? "." : b->arg, O_RDONLY | O_DIRECTORY,
                       0);
         return 1;
-    case FP_OPEN_TMP:
+    case FILES_PUT_OPEN_TMP:
         if (!files_tmp_name(c)) {
             files_fail(c, 500);
             return 0;
         }
         files_open_io(io, c->dir_fd, b->tmp_name, O_WRONLY | O_CREAT | O_EXCL, 0644);
         return 1;
-    case FP_BODY:
+    case FILES_PUT_BODY:
         return files_put_body(c, io);
-    case FP_FSYNC:
-    case FP_DIRSYNC:
+    case FILES_PUT_FSYNC:
+    case FILES_PUT_DIRSYNC:
         io->op = CONN_OP_FSYNC;
-        io->fd = c->step == FP_FSYNC ? c->file_fd : c->dir_fd;
+        io->fd = c->step == FILES_PUT_FSYNC ? c->file_fd : c->dir_fd;
         return 1;
-    case FP_CLOSE:
+    case FILES_PUT_CLOSE:
         io->op = CONN_OP_CLOSE_FILE;
         io->fd = c->file_fd;
         return 1;
-    case FP_RENAME:
+    case FILES_PUT_RENAME:
         io->op = CONN_OP_RENAME;
         io->dirfd = c->dir_fd;
         io->path = b->tmp_name;
         io->path2 = b->base;
         return 1;
-    case FP_CLOSE_DIR:
+    case FILES_PUT_CLOSE_DIR:
         io->op = CONN_OP_CLOSE_FILE;
         io->fd = c->dir_fd;
         return 1;
-    case FP_FAIL:
+    case FILES_PUT_FAIL:
         if (files_cleanup_next(c, io))
             return 1;
         conn_respond_error(c, c->status, NULL);
@@ -318,16 +318,16 @@ static int files_status_for_write(long err)
 static void files_put_done(struct conn *c, long res)
 {
     switch ((enum files_step)c->step) {
-    case FP_OPEN_DIR:
+    case FILES_PUT_OPEN_DIR:
         if (res < 0) {
             int st = files_status_for_open((int)res);
             conn_respond_error(c, st == 404 ? 409 : st, NULL); /* no parent directory */
             return;
         }
         c->dir_fd = (int)res;
-        c->step = FP_OPEN_TMP;
+        c->step = FILES_PUT_OPEN_TMP;
         return;
-    case FP_OPEN_TMP:
+    case FILES_PUT_OPEN_TMP:
         if (res == -EEXIST && ++c->tries < FILES_TMP_TRIES)
             return;
         if (res < 0) {
@@ -336,12 +336,12 @@ static void files_put_done(struct conn *c, long res)
             return;
         }
         c->file_fd = (int)res;
-        c->flags |= CF_TMP;
-        c->step = FP_BODY;
-        if ((c->rflags & CR_CONTINUE) && !(c->rflags & CR_BODY_DONE))
+        c->flags |= CONN_FLAG_TMP;
+        c->step = FILES_PUT_BODY;
+        if ((c->rflags & CONN_REQ_CONTINUE) && !(c->rflags & CONN_REQ_BODY_DONE))
             response_continue_write(&c->blk->out);
         return;
-    case FP_BODY: /* a WRITE */
+    case FILES_PUT_BODY: /* a WRITE */
         if (res <= 0) {
             files_fail(c, res == 0 ? 500 : files_status_for_write(res));
             return;
@@ -349,26 +349,26 @@ static void files_put_done(struct conn *c, long res)
         conn_body_consume(c, (size_t)res);
         c->file_off += (uint64_t)res;
         return;
-    case FP_FSYNC:
-        c->step = res < 0 ? FP_FAIL : FP_CLOSE;
+    case FILES_PUT_FSYNC:
+        c->step = res < 0 ? FILES_PUT_FAIL : FILES_PUT_CLOSE;
         c->status = (uint16_t)(res < 0 ? files_status_for_write(res) : 0);
         return;
-    case FP_CLOSE:
+    case FILES_PUT_CLOSE:
         c->file_fd = -1;
-        c->step = FP_RENAME;
+        c->step = FILES_PUT_RENAME;
         return;
-    case FP_RENAME:
+    case FILES_PUT_RENAME:
         if (res < 0) {
             files_fail(c, res == -EISDIR || res == -ENOTEMPTY || res == -ENOTDIR ? 409 : 500);
             return;
         }
-        c->flags &= (uint8_t)~CF_TMP;
-        c->step = FP_DIRSYNC;
+        c->flags &= (uint8_t)~CONN_FLAG_TMP;
+        c->step = FILES_PUT_DIRSYNC;
         return;
-    case FP_DIRSYNC:
-        c->step = FP_CLOSE_DIR; /* the rename is done; a failed dir sync is not reported */
+    case FILES_PUT_DIRSYNC:
+        c->step = FILES_PUT_CLOSE_DIR; /* the rename is done; a failed dir sync is not reported */
         return;
-    case FP_CLOSE_DIR:
+    case FILES_PUT_CLOSE_DIR:
         c->dir_fd = -1;
         if (conn_respond(c, 201, NULL, 0) < 0) {
             conn_respond_error(c, 500, NULL);
@@ -385,15 +385,16 @@ static void files_put_done(struct conn *c, long res)
 
 int files_next(struct conn *c, struct conn_io *io)
 {
-    return c->step >= FP_OPEN_DIR ? files_put_next(c, io) : files_get_next(c, io);
+    return c->step >= FILES_PUT_OPEN_DIR ? files_put_next(c, io) : files_get_next(c, io);
 }
 
 void files_done(struct conn *c, long res)
 {
     /* Clean-up ops (close, unlink) have no result worth acting on. */
-    if (c->state == CS_CLEANUP || (c->state == CS_FILE && c->step == FP_FAIL))
+    if (c->state == CONN_STATE_CLEANUP ||
+        (c->state == CONN_STATE_FILE && c->step == FILES_PUT_FAIL))
         return;
-    if (c->step >= FP_OPEN_DIR)
+    if (c->step >= FILES_PUT_OPEN_DIR)
         files_put_done(c, res);
     else
         files_get_done(c, res);
@@ -407,11 +408,11 @@ int files_cleanup_next(struct conn *c, struct conn_io *io)
         c->file_fd = -1; /* close releases the fd whatever it reports */
         return 1;
     }
-    if (c->flags & CF_TMP) {
+    if (c->flags & CONN_FLAG_TMP) {
         io->op = CONN_OP_UNLINK;
         io->dirfd = c->dir_fd;
         io->path = c->blk->tmp_name;
-        c->flags &= (uint8_t)~CF_TMP; /* one attempt: a failure cannot be helped here */
+        c->flags &= (uint8_t)~CONN_FLAG_TMP; /* one attempt: a failure cannot be helped here */
         return 1;
     }
     if (c->dir_fd >= 0) {

@@ -110,7 +110,7 @@ void conn_init(struct conn *c, const struct http_ctx *ctx, const void *peer)
 {
     memset(c, 0, sizeof(*c));
     c->ctx = ctx;
-    c->state = CS_HEAD;
+    c->state = CONN_STATE_HEAD;
     c->file_fd = -1;
     c->dir_fd = -1;
     if (peer) {
@@ -141,7 +141,7 @@ static int conn_out_pending(const struct conn *c)
 /* Idle: between requests with nothing buffered, so the block can go. */
 static int conn_is_idle(const struct conn *c)
 {
-    return c->state == CS_HEAD && c->in_len == 0 && !conn_out_pending(c);
+    return c->state == CONN_STATE_HEAD && c->in_len == 0 && !conn_out_pending(c);
 }
 
 void *conn_recv_space(struct conn *c, size_t *len)
@@ -153,7 +153,7 @@ void *conn_recv_space(struct conn *c, size_t *len)
         c->in_off = c->in_len = 0;
         c->out_sent = 0;
     }
-    if (c->state == CS_LINGER)
+    if (c->state == CONN_STATE_LINGER)
         c->in_off = c->in_len = 0; /* drained bytes are dropped */
     /* Offsets inside the pending request are relative to in_off, so moving
      * the unconsumed bytes to the front keeps them valid. */
@@ -225,14 +225,14 @@ int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length)
 {
     struct response_head h = {
         .status = status,
-        .keep_alive = (c->rflags & CR_KEEP) != 0,
+        .keep_alive = (c->rflags & CONN_REQ_KEEP) != 0,
         .content_type = ctype,
         .content_length = length,
         .now = conn_now(),
     };
 
     c->status = (uint16_t)status;
-    c->rflags |= CR_HEAD_QUEUED;
+    c->rflags |= CONN_REQ_HEAD_QUEUED;
     return response_head_write(&c->blk->out, &h);
 }
 
@@ -241,8 +241,8 @@ void conn_request_done(struct conn *c)
     struct conn_block *b = c->blk;
 
     conn_log(c);
-    if (!(c->rflags & CR_KEEP))
-        c->flags |= CF_CLOSE_AFTER;
+    if (!(c->rflags & CONN_REQ_KEEP))
+        c->flags |= CONN_FLAG_CLOSE_AFTER;
     c->rflags = 0;
     c->body_kind = BODY_NONE;
     c->bytes_out = 0;
@@ -253,7 +253,7 @@ void conn_request_done(struct conn *c)
     b->arg = NULL;
     b->log_line = NULL;
     b->tmp_name = NULL;
-    c->state = CS_HEAD;
+    c->state = CONN_STATE_HEAD;
 }
 
 void conn_respond_error(struct conn *c, int status, const char *allow)
@@ -261,22 +261,22 @@ void conn_respond_error(struct conn *c, int status, const char *allow)
     int soft = status == 403 || status == 404 || status == 405 || status == 409;
     struct response_head h = {.status = status, .allow = allow, .now = conn_now()};
 
-    if (!soft || !(c->rflags & CR_BODY_DONE))
-        c->rflags &= (uint8_t)~CR_KEEP;
-    h.keep_alive = (c->rflags & CR_KEEP) != 0;
+    if (!soft || !(c->rflags & CONN_REQ_BODY_DONE))
+        c->rflags &= (uint8_t)~CONN_REQ_KEEP;
+    h.keep_alive = (c->rflags & CONN_REQ_KEEP) != 0;
     c->status = (uint16_t)status;
     /* The reserve kept free before each request leaves room for this. */
     if (response_head_write(&c->blk->out, &h) < 0)
-        c->flags |= CF_CLOSE_AFTER;
-    if (!soft || !(c->rflags & CR_BODY_DONE))
-        c->flags |= CF_LINGER; /* input we did not read may follow */
+        c->flags |= CONN_FLAG_CLOSE_AFTER;
+    if (!soft || !(c->rflags & CONN_REQ_BODY_DONE))
+        c->flags |= CONN_FLAG_LINGER; /* input we did not read may follow */
     conn_request_done(c);
 }
 
 /* A protocol error: answer and close. */
 void conn_fail(struct conn *c, int status)
 {
-    c->rflags &= (uint8_t)~CR_KEEP;
+    c->rflags &= (uint8_t)~CONN_REQ_KEEP;
     conn_respond_error(c, status, NULL);
 }
 
@@ -402,9 +402,9 @@ static void conn_dispatch(struct conn *c, size_t head_len)
     if (router_route(c->route)->body_methods & ROUTE_METHOD(b->req.method)) {
         conn_run_route(c); /* e.g. an upload: 100 Continue once it can take the body */
     } else if (c->body_kind != BODY_NONE) {
-        if (c->rflags & CR_CONTINUE)
+        if (c->rflags & CONN_REQ_CONTINUE)
             response_continue_write(&b->out);
-        c->state = CS_BODY; /* read and drop it, then answer */
+        c->state = CONN_STATE_BODY; /* read and drop it, then answer */
     } else {
         conn_run_route(c);
     }
@@ -507,7 +507,7 @@ void conn_body_consume(struct conn *c, size_t n)
     }
 }
 
-/* CS_BODY: drop the body of a request that does not use it. */
+/* CONN_STATE_BODY: drop the body of a request that does not use it. */
 static int conn_step_body(struct conn *c, struct conn_io *io)
 {
     const char *p;
@@ -522,7 +522,7 @@ static int conn_step_body(struct conn *c, struct conn_io *io)
         case BODY_STEP_NEED:
             return conn_recv_body(c, io);
         case BODY_STEP_DONE:
-            c->rflags |= CR_BODY_DONE;
+            c->rflags |= CONN_REQ_BODY_DONE;
             conn_run_route(c);
             return 0;
         case BODY_STEP_ERROR:
@@ -570,14 +570,14 @@ int conn_recv_body(struct conn *c, struct conn_io *io)
     return conn_recv(c, io, CONN_TIMER_IDLE);
 }
 
-/* CS_HEAD: answer every complete request in the input, then flush, then wait. */
+/* CONN_STATE_HEAD: answer every complete request in the input, then flush, then wait. */
 static int conn_step_head(struct conn *c, struct conn_io *io)
 {
     struct conn_block *b = c->blk;
     int n;
 
-    if ((c->flags & CF_CLOSE_AFTER) || ((c->flags & CF_DRAINING) && c->in_len == 0)) {
-        c->state = CS_FINISH;
+    if ((c->flags & CONN_FLAG_CLOSE_AFTER) || ((c->flags & CONN_FLAG_DRAINING) && c->in_len == 0)) {
+        c->state = CONN_STATE_FINISH;
         return 0;
     }
     if (conn_is_idle(c)) {
@@ -607,15 +607,15 @@ static int conn_step_finish(struct conn *c, struct conn_io *io)
 {
     if (conn_flush(c, io))
         return 1;
-    if (!(c->flags & CF_SHUT) && ((c->flags & CF_LINGER) || c->in_len > 0)) {
-        c->flags |= CF_SHUT;
-        c->state = CS_LINGER;
+    if (!(c->flags & CONN_FLAG_SHUT) && ((c->flags & CONN_FLAG_LINGER) || c->in_len > 0)) {
+        c->flags |= CONN_FLAG_SHUT;
+        c->state = CONN_STATE_LINGER;
         c->body_left = 0;
         io->op = CONN_OP_SHUTDOWN;
         io->timer = CONN_TIMER_NONE;
         return 1;
     }
-    c->state = CS_CLOSE;
+    c->state = CONN_STATE_CLOSE;
     return 0;
 }
 
@@ -627,27 +627,27 @@ void conn_next(struct conn *c, struct conn_io *io)
     io->timer_restart = 0;
     while (!filled) {
         switch ((enum conn_state)c->state) {
-        case CS_HEAD:
+        case CONN_STATE_HEAD:
             filled = conn_step_head(c, io);
             break;
-        case CS_BODY:
+        case CONN_STATE_BODY:
             filled = conn_step_body(c, io);
             break;
-        case CS_FILE:
+        case CONN_STATE_FILE:
             filled = files_next(c, io);
             break;
-        case CS_FINISH:
+        case CONN_STATE_FINISH:
             filled = conn_step_finish(c, io);
             break;
-        case CS_LINGER:
+        case CONN_STATE_LINGER:
             filled = conn_recv(c, io, CONN_TIMER_LINGER);
             break;
-        case CS_CLEANUP:
+        case CONN_STATE_CLEANUP:
             filled = files_cleanup_next(c, io);
             if (!filled)
-                c->state = CS_CLOSE;
+                c->state = CONN_STATE_CLOSE;
             break;
-        case CS_CLOSE:
+        case CONN_STATE_CLOSE:
             io->op = CONN_OP_CLOSE;
             filled = 1;
             break;
@@ -659,18 +659,18 @@ void conn_next(struct conn *c, struct conn_io *io)
 static void conn_on_recv(struct conn *c, long res)
 {
     if (res > 0) {
-        if (c->state == CS_LINGER) {
+        if (c->state == CONN_STATE_LINGER) {
             c->body_left += (uint64_t)res;
             if (c->body_left > CONN_LINGER_MAX)
-                c->state = CS_CLOSE;
+                c->state = CONN_STATE_CLOSE;
             return;
         }
         c->in_len += (uint32_t)res;
         return;
     }
     /* EOF or error: nothing more will come. A request cut short is dropped. */
-    if (c->state == CS_LINGER || (c->state == CS_HEAD && res == 0))
-        c->state = CS_CLOSE;
+    if (c->state == CONN_STATE_LINGER || (c->state == CONN_STATE_HEAD && res == 0))
+        c->state = CONN_STATE_CLOSE;
     else
         conn_abort(c);
 }
@@ -701,23 +701,23 @@ void conn_done(struct conn *c, long res)
 
 void conn_timeout(struct conn *c)
 {
-    if (c->last_op != CONN_OP_RECV || c->state == CS_LINGER) {
+    if (c->last_op != CONN_OP_RECV || c->state == CONN_STATE_LINGER) {
         conn_abort(c);
         return;
     }
     switch ((enum conn_state)c->state) {
-    case CS_HEAD:
+    case CONN_STATE_HEAD:
         if (c->in_len == 0) {
-            c->state = CS_CLOSE; /* idle keep-alive: close quietly */
+            c->state = CONN_STATE_CLOSE; /* idle keep-alive: close quietly */
         } else {
             conn_log_capture(c, NULL, 0);
             conn_fail(c, 408);
         }
         break;
-    case CS_BODY:
+    case CONN_STATE_BODY:
         conn_fail(c, 408);
         break;
-    case CS_FILE:
+    case CONN_STATE_FILE:
         files_fail(c, 408);
         break;
     default:
@@ -728,7 +728,7 @@ void conn_timeout(struct conn *c)
 
 int conn_drain(struct conn *c)
 {
-    c->flags |= CF_DRAINING;
+    c->flags |= CONN_FLAG_DRAINING;
     return c->last_op == CONN_OP_RECV && conn_is_idle(c);
 }
 
@@ -737,10 +737,10 @@ void conn_abort(struct conn *c)
     /* A response whose head was queued but whose request is not done (a
      * file being sent) is still logged, with the bytes that went out.
      * conn_request_done() logs every finished request and clears rflags. */
-    if (c->rflags & CR_HEAD_QUEUED) {
+    if (c->rflags & CONN_REQ_HEAD_QUEUED) {
         conn_log(c);
-        c->rflags &= (uint8_t)~CR_HEAD_QUEUED;
+        c->rflags &= (uint8_t)~CONN_REQ_HEAD_QUEUED;
     }
-    if (c->state != CS_CLOSE)
-        c->state = CS_CLEANUP;
+    if (c->state != CONN_STATE_CLOSE)
+        c->state = CONN_STATE_CLEANUP;
 }

@@ -138,15 +138,15 @@ int conn_analyze(struct conn *c, const char *buf)
     if (f.te_other)
         return 501;
     if (r->version_minor == 0)
-        c->rflags |= f.conn_keep && !f.conn_close && !f.te_chunked ? CR_KEEP : 0;
+        c->rflags |= f.conn_keep && !f.conn_close && !f.te_chunked ? CONN_REQ_KEEP : 0;
     else
-        c->rflags |= f.conn_close ? 0 : CR_KEEP;
-    if (c->flags & CF_DRAINING)
-        c->rflags &= (uint8_t)~CR_KEEP;
+        c->rflags |= f.conn_close ? 0 : CONN_REQ_KEEP;
+    if (c->flags & CONN_FLAG_DRAINING)
+        c->rflags &= (uint8_t)~CONN_REQ_KEEP;
     if (nae && gzip_accepted_list(ae, ae_len, nae))
-        c->rflags |= CR_GZIP;
+        c->rflags |= CONN_REQ_GZIP;
     if (r->method == HTTP_METHOD_HEAD)
-        c->rflags |= CR_HEAD;
+        c->rflags |= CONN_REQ_HEAD;
 
     if (f.te_chunked) {
         c->body_kind = BODY_CHUNKED;
@@ -156,12 +156,12 @@ int conn_analyze(struct conn *c, const char *buf)
         c->body_left = (uint64_t)length;
     } else {
         c->body_kind = BODY_NONE;
-        c->rflags |= CR_BODY_DONE;
+        c->rflags |= CONN_REQ_BODY_DONE;
     }
     if (r->version_minor >= 1 && expect_other)
         return 417;
     if (r->version_minor >= 1 && expect_continue && c->body_kind != BODY_NONE)
-        c->rflags |= CR_CONTINUE;
+        c->rflags |= CONN_REQ_CONTINUE;
     if (c->body_kind == BODY_LENGTH && c->body_left > c->ctx->max_body)
         return 413;
     return 0;

@@ -44,30 +44,30 @@ struct conn_block {
 };
 
 enum conn_state {
-    CS_HEAD,    /* reading and answering requests */
-    CS_BODY,    /* discarding a body before answering */
-    CS_FILE,    /* handlers/files.c drives (c->step) */
-    CS_FINISH,  /* flush, then close or linger */
-    CS_LINGER,  /* FIN sent; draining input before close */
-    CS_CLEANUP, /* aborted: releasing files, then close */
-    CS_CLOSE,
+    CONN_STATE_HEAD,    /* reading and answering requests */
+    CONN_STATE_BODY,    /* discarding a body before answering */
+    CONN_STATE_FILE,    /* handlers/files.c drives (c->step) */
+    CONN_STATE_FINISH,  /* flush, then close or linger */
+    CONN_STATE_LINGER,  /* FIN sent; draining input before close */
+    CONN_STATE_CLEANUP, /* aborted: releasing files, then close */
+    CONN_STATE_CLOSE,
 };
 
 enum conn_flag {
-    CF_CLOSE_AFTER = 1 << 0, /* the queued response is the last */
-    CF_LINGER = 1 << 1,      /* unread input may follow: drain before close */
-    CF_DRAINING = 1 << 2,    /* graceful shutdown */
-    CF_SHUT = 1 << 3,        /* SHUT_WR done */
-    CF_TMP = 1 << 4,         /* upload temp file exists */
+    CONN_FLAG_CLOSE_AFTER = 1 << 0, /* the queued response is the last */
+    CONN_FLAG_LINGER = 1 << 1,      /* unread input may follow: drain before close */
+    CONN_FLAG_DRAINING = 1 << 2,    /* graceful shutdown */
+    CONN_FLAG_SHUT = 1 << 3,        /* SHUT_WR done */
+    CONN_FLAG_TMP = 1 << 4,         /* upload temp file exists */
 };
 
 enum conn_rflag {
-    CR_HEAD = 1 << 0,        /* HEAD: no body in the response */
-    CR_KEEP = 1 << 1,        /* the connection may persist after this request */
-    CR_GZIP = 1 << 2,        /* the client accepts gzip */
-    CR_CONTINUE = 1 << 3,    /* Expect: 100-continue */
-    CR_BODY_DONE = 1 << 4,   /* the request body (if any) is fully read */
-    CR_HEAD_QUEUED = 1 << 5, /* conn_respond() queued the response head */
+    CONN_REQ_HEAD = 1 << 0,        /* HEAD: no body in the response */
+    CONN_REQ_KEEP = 1 << 1,        /* the connection may persist after this request */
+    CONN_REQ_GZIP = 1 << 2,        /* the client accepts gzip */
+    CONN_REQ_CONTINUE = 1 << 3,    /* Expect: 100-continue */
+    CONN_REQ_BODY_DONE = 1 << 4,   /* the request body (if any) is fully read */
+    CONN_REQ_HEAD_QUEUED = 1 << 5, /* conn_respond() queued the response head */
 };
 
 enum conn_body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
@@ -91,7 +91,7 @@ int conn_flush(struct conn *c, struct conn_io *io);
 int conn_recv_body(struct conn *c, struct conn_io *io);
 
 /* Queue a response head (status, Content-Type, Content-Length) that keeps
- * the connection as CR_KEEP says. Returns 0, or -1 without room. */
+ * the connection as CONN_REQ_KEEP says. Returns 0, or -1 without room. */
 int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length);
 
 /* Answer an error status. 403/404/405/409 to a request whose body was read
@@ -113,7 +113,7 @@ void conn_request_done(struct conn *c);
 /* The second conn_set_now() last gave on this thread. */
 time_t conn_now(void);
 
-/* conn_head.c: set framing and per-request flags (CR_*) from the parsed
+/* conn_head.c: set framing and per-request flags (CONN_REQ_*) from the parsed
  * head in c->blk->req over buf. Returns 0, or the status to answer (400,
  * 413, 417, 501). */
 int conn_analyze(struct conn *c, const char *buf);

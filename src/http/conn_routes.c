@@ -12,9 +12,9 @@ static struct handler_req route_request(const struct conn *c)
     return (struct handler_req){
         .arg = c->blk->arg,
         .arg_len = c->blk->arg_len,
-        .head_only = (c->rflags & CR_HEAD) != 0,
-        .keep_alive = (c->rflags & CR_KEEP) != 0,
-        .gzip_ok = (c->rflags & CR_GZIP) != 0,
+        .head_only = (c->rflags & CONN_REQ_HEAD) != 0,
+        .keep_alive = (c->rflags & CONN_REQ_KEEP) != 0,
+        .gzip_ok = (c->rflags & CONN_REQ_GZIP) != 0,
         .now = conn_now(),
     };
 }
