@@ -99,9 +99,6 @@ void threads_session_free(struct session *s)
     engine_release(&e->adm);
 }
 
-/* Wait in the poller for input. Returns false when the session cannot be
- * parked (out of memory, epoll refused): the caller then ends it. */
-
 /* IDLE measures progress, so every op restarts it; HEADER and LINGER run
  * from the op that starts them and are not extended by later ops. */
 static void session_arm(struct session *s, const struct conn_io *io)

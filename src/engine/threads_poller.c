@@ -111,9 +111,6 @@ bool threads_park(struct session *s)
     return ok;
 }
 
-/* Poller: take s out of the heap (and out of epoll's interest, so a late
- * readiness cannot hand it out twice) and give it to a worker. park_lock
- * held; false if s was not parked (already handed out). */
 /* Out of the epoll set: epoll adds EPOLLERR|EPOLLHUP to every mask, so a
  * session merely MODded to no events would still be reported on a reset,
  * possibly after a worker has freed it. A fired EPOLLONESHOT is disabled
@@ -124,6 +121,9 @@ static void session_disarm(struct engine *e, struct session *s)
     s->in_epoll = false;
 }
 
+/* Poller: take s out of the heap (and out of epoll's interest, so a late
+ * readiness cannot hand it out twice) and give it to a worker. park_lock
+ * held; false if s was not parked (already handed out). */
 static bool session_unpark_locked(struct session *s, enum session_wake wake)
 {
     struct engine *e = s->e;
