@@ -62,10 +62,10 @@ struct io_uring_sqe *uring_sqe(struct uring_worker *w)
 
 /* ---- deadline queues (util/dq.h) ---- */
 
-void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint64_t dur_ms,
+void uring_dq_set(struct uring_worker *w, struct uconn *u, enum conn_timer t, uint64_t dur_ms,
                   bool restart)
 {
-    dq_put(&w->dq, (uint32_t)(u - w->slab), q, w->now_ms, dur_ms, restart);
+    dq_put(&w->dq, (uint32_t)(u - w->slab), t, w->now_ms, dur_ms, restart);
 }
 
 void uring_dq_remove(struct uring_worker *w, struct uconn *u)

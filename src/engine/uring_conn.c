@@ -394,17 +394,12 @@ static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct co
     return 0;
 }
 
-/* The deadline queues are one per timing phase, in enum conn_timer order. */
-_Static_assert(URING_DQ_IDLE == (int)CONN_TIMER_IDLE && URING_DQ_HEADER == (int)CONN_TIMER_HEADER &&
-                   URING_DQ_LINGER == (int)CONN_TIMER_LINGER,
-               "one deadline queue per conn_timer");
-
 static void uconn_timer(struct uring_worker *w, struct uconn *u, const struct conn_io *io)
 {
     if (io->timer == CONN_TIMER_NONE)
         uring_dq_remove(w, u);
     else
-        uring_dq_set(w, u, (enum uring_dq)io->timer, engine_timer_ms(w->eng->env.cfg, io->timer),
+        uring_dq_set(w, u, io->timer, engine_timer_ms(w->eng->env.cfg, io->timer),
                      io->timer_restart);
 }
 

@@ -95,8 +95,9 @@ static inline unsigned ud_handoff_target(uint64_t ud)
 #define URING_BGID 1        /* the provided-buffer group of a worker's receive ring */
 #define URING_PIPES_IDLE 16 /* idle splice pipes a worker keeps for reuse */
 
-enum uring_dq { URING_DQ_NONE, URING_DQ_IDLE, URING_DQ_HEADER, URING_DQ_LINGER, URING_DQ_COUNT };
-_Static_assert(URING_DQ_COUNT <= DQ_QUEUES, "a dq queue id per timer");
+/* The deadline queues are one per timing phase: the queue id is the
+ * enum conn_timer value (CONN_TIMER_NONE, 0, is "in no queue"). */
+_Static_assert(CONN_TIMER_LINGER < DQ_QUEUES, "a dq queue id per conn_timer");
 
 enum uconn_flag {
     UCONN_RECV_ARMED = 1 << 0, /* a multishot recv is in the kernel */
@@ -170,7 +171,7 @@ struct uring_worker {
 
     struct uconn *slab;
     uint32_t nslots, free_head, active;
-    struct dq dq;          /* connection timers, one queue per enum uring_dq */
+    struct dq dq;          /* connection timers, one queue per enum conn_timer */
     uint32_t starved_head; /* connections waiting for receive buffers */
 
     struct io_uring_buf_ring *br;
@@ -226,7 +227,7 @@ int uring_ring_init(struct io_uring *ring, unsigned *flags_used);
  * what is missing and what would fix it. */
 int uring_probe(const char **why);
 
-void uring_dq_set(struct uring_worker *w, struct uconn *u, enum uring_dq q, uint64_t dur_ms,
+void uring_dq_set(struct uring_worker *w, struct uconn *u, enum conn_timer t, uint64_t dur_ms,
                   bool restart);
 void uring_dq_remove(struct uring_worker *w, struct uconn *u);
 void uring_buf_recycle(struct uring_worker *w, uint16_t bid);
