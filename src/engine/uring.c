@@ -37,10 +37,16 @@
 /* ---- small helpers ---- */
 
 /* An SQE, never NULL: when the SQ is full, submit what is queued and retry.
- * A ring that refuses submissions for good (not a full CQ, not a signal)
- * leaves this worker unable to finish or even close its connections: that
- * is reported once and ends the process, rather than spinning forever. */
+ * A full CQ (EBUSY, EAGAIN: flushed first), a signal or a passing lack of
+ * kernel memory is retried; a ring that refuses submissions for good leaves
+ * this worker unable to finish or even close its connections: that is
+ * reported once and ends the process, rather than spinning forever. */
 #define URING_SUBMIT_TRIES 1000
+
+static bool uring_submit_passing(int ret)
+{
+    return ret >= 0 || ret == -EBUSY || ret == -EAGAIN || ret == -EINTR || ret == -ENOMEM;
+}
 
 struct io_uring_sqe *uring_sqe(struct uring_worker *w)
 {
@@ -48,8 +54,7 @@ struct io_uring_sqe *uring_sqe(struct uring_worker *w)
     int ret = 0;
 
     for (int tries = 0; !(sqe = io_uring_get_sqe(&w->ring)); tries++) {
-        if (tries == URING_SUBMIT_TRIES || ((ret = io_uring_submit(&w->ring)) < 0 &&
-                                            ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)) {
+        if (tries == URING_SUBMIT_TRIES || !uring_submit_passing(ret = io_uring_submit(&w->ring))) {
             log_error("io_uring worker %u cannot submit: %s", w->index,
                       strerror(ret < 0 ? -ret : EBUSY));
             abort();
