@@ -184,8 +184,14 @@ def test_workers_flag_sets_ring_count(make_server):
     fd_dir = f"/proc/{s.proc.pid}/fd"
 
     def rings():
-        return [fd for fd in os.listdir(fd_dir)
-                if os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:[io_uring]"]
+        found = []
+        for fd in os.listdir(fd_dir):
+            try:  # the socket of the request above may close meanwhile
+                if os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:[io_uring]":
+                    found.append(fd)
+            except FileNotFoundError:
+                pass
+        return found
     # Each worker sets up its ring in its own thread: on a loaded machine the
     # second may come up after the first has already answered.
     wait_until(lambda: len(rings()) >= 2, 10.0, what="two io_uring instances")
