@@ -1,6 +1,6 @@
 /* handlers.h - the in-memory route handlers: they append a complete response
  * to the output buffer and do no I/O. (/files/ needs file I/O and is a state
- * machine of its own: see http/conn_internal.h.) */
+ * machine of its own: see http/conn_files.h.) */
 #ifndef RINGHTTPD_HANDLERS_H
 #define RINGHTTPD_HANDLERS_H
 

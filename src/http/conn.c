@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "http/conn_files.h"
 #include "http/conn_internal.h"
 #include "http/gzip.h"
 #include "http/router.h"

@@ -1,5 +1,5 @@
 /* conn_internal.h - what conn.c shares with the handlers that drive their own
- * I/O (handlers/files.c). Not for engines: they use conn.h only. */
+ * I/O (http/conn_files.c). Not for engines: they use conn.h only. */
 #ifndef RINGHTTPD_CONN_INTERNAL_H
 #define RINGHTTPD_CONN_INTERNAL_H
 
@@ -46,7 +46,7 @@ struct conn_block {
 enum conn_state {
     CONN_STATE_HEAD,    /* reading and answering requests */
     CONN_STATE_BODY,    /* discarding a body before answering */
-    CONN_STATE_FILE,    /* handlers/files.c drives (c->step) */
+    CONN_STATE_FILE,    /* http/conn_files.c drives (c->step) */
     CONN_STATE_FINISH,  /* flush, then close or linger */
     CONN_STATE_LINGER,  /* FIN sent; draining input before close */
     CONN_STATE_CLEANUP, /* aborted: releasing files, then close */
@@ -117,13 +117,5 @@ time_t conn_now(void);
  * head in c->blk->req over buf. Returns 0, or the status to answer (400,
  * 413, 417, 501). */
 int conn_analyze(struct conn *c, const char *buf);
-
-/* handlers/files.c: file GET/HEAD and POST (upload) state machines. */
-void files_get_start(struct conn *c);
-void files_put_start(struct conn *c);
-int files_next(struct conn *c, struct conn_io *io); /* 1: io filled; 0: state changed */
-void files_done(struct conn *c, long res);
-void files_fail(struct conn *c, int status);                /* upload: clean up, then answer */
-int files_cleanup_next(struct conn *c, struct conn_io *io); /* 1: io filled; 0: all released */
 
 #endif

@@ -1,8 +1,9 @@
 /* conn_routes.c - the handler of each row of the route table (router.h):
  * what the connection hands a route, and what the route gives back. The
  * in-memory handlers (handlers/) queue a whole response; /files/ starts its
- * own file state machine (handlers/files.c). */
+ * own file state machine (http/conn_files.c). */
 #include "handlers/handlers.h"
+#include "http/conn_files.h"
 #include "http/conn_internal.h"
 #include "http/gzip.h"
 #include "http/router.h"

@@ -1,4 +1,4 @@
-/* files.c - GET/HEAD and POST of /files/{name} as state machines that name
+/* conn_files.c - GET/HEAD and POST of /files/{name} as state machines that name
  * their file I/O for the engine to perform (see conn.h).
  *
  * Names are resolved by the kernel beneath the directory fd opened at
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "http/conn_files.h"
 #include "http/conn_internal.h"
 
 #define FILES_SMALL_MAX (8 * 1024) /* read into the output buffer, one send */
