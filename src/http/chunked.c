@@ -39,22 +39,6 @@ void chunked_init(struct chunked *c)
     *c = (struct chunked){.state = ST_SIZE};
 }
 
-static int is_ws(unsigned char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-/* qdtext and the second byte of a quoted-pair, minus '"' and '\' for qdtext. */
-static int is_qdtext(unsigned char ch)
-{
-    return ch == '\t' || ch == ' ' || (ch >= 0x21 && ch != 0x7f && ch != '"' && ch != '\\');
-}
-
-static int is_field_vchar(unsigned char ch)
-{
-    return ch == '\t' || ch == ' ' || (ch >= 0x21 && ch != 0x7f);
-}
-
 /* What may follow an extension value: another extension, BWS, or the CR. */
 static enum chunked_state ext_value_end(unsigned char ch)
 {
@@ -62,7 +46,7 @@ static enum chunked_state ext_value_end(unsigned char ch)
         return ST_EXT_PRE_NAME;
     if (ch == '\r')
         return ST_SIZE_LF;
-    return is_ws(ch) ? ST_SIZE_BWS : ST_ERROR;
+    return http_is_ows(ch) ? ST_SIZE_BWS : ST_ERROR;
 }
 
 /* One framing byte in a size line. Returns the next state. */
@@ -87,14 +71,14 @@ static enum chunked_state size_line_byte(struct chunked *c, enum chunked_state s
             return ST_EXT_PRE_NAME;
         if (ch == '\r')
             return ST_SIZE_LF;
-        return is_ws(ch) ? ST_SIZE_BWS : ST_ERROR;
+        return http_is_ows(ch) ? ST_SIZE_BWS : ST_ERROR;
     }
     case ST_SIZE_BWS:
-        if (is_ws(ch))
+        if (http_is_ows(ch))
             return ST_SIZE_BWS;
         return ch == ';' ? ST_EXT_PRE_NAME : ST_ERROR;
     case ST_EXT_PRE_NAME:
-        if (is_ws(ch))
+        if (http_is_ows(ch))
             return ST_EXT_PRE_NAME;
         return http_is_tchar(ch) ? ST_EXT_NAME : ST_ERROR;
     case ST_EXT_NAME:
@@ -106,15 +90,15 @@ static enum chunked_state size_line_byte(struct chunked *c, enum chunked_state s
             return ST_EXT_PRE_NAME;
         if (ch == '\r')
             return ST_SIZE_LF;
-        return is_ws(ch) ? ST_EXT_NAME_BWS : ST_ERROR;
+        return http_is_ows(ch) ? ST_EXT_NAME_BWS : ST_ERROR;
     case ST_EXT_NAME_BWS:
-        if (is_ws(ch))
+        if (http_is_ows(ch))
             return ST_EXT_NAME_BWS;
         if (ch == '=')
             return ST_EXT_PRE_VAL;
         return ch == ';' ? ST_EXT_PRE_NAME : ST_ERROR;
     case ST_EXT_PRE_VAL:
-        if (is_ws(ch))
+        if (http_is_ows(ch))
             return ST_EXT_PRE_VAL;
         if (ch == '"') {
             c->quoted = 0;
@@ -128,7 +112,7 @@ static enum chunked_state size_line_byte(struct chunked *c, enum chunked_state s
     case ST_EXT_QUOTED:
         if (c->quoted) {
             c->quoted = 0;
-            return (is_qdtext(ch) || ch == '"' || ch == '\\') ? ST_EXT_QUOTED : ST_ERROR;
+            return http_is_field_char(ch) ? ST_EXT_QUOTED : ST_ERROR; /* quoted-pair */
         }
         if (ch == '"')
             return ST_EXT_VAL_END;
@@ -136,7 +120,7 @@ static enum chunked_state size_line_byte(struct chunked *c, enum chunked_state s
             c->quoted = 1;
             return ST_EXT_QUOTED;
         }
-        return is_qdtext(ch) ? ST_EXT_QUOTED : ST_ERROR;
+        return http_is_qdtext(ch) ? ST_EXT_QUOTED : ST_ERROR;
     case ST_SIZE_LF:
         if (ch != '\n')
             return ST_ERROR;
@@ -162,7 +146,7 @@ static enum chunked_state trailer_byte(enum chunked_state st, unsigned char ch)
     case ST_TRAILER_VALUE:
         if (ch == '\r')
             return ST_TRAILER_LF;
-        return is_field_vchar(ch) ? ST_TRAILER_VALUE : ST_ERROR;
+        return http_is_field_char(ch) ? ST_TRAILER_VALUE : ST_ERROR;
     case ST_TRAILER_LF:
         return ch == '\n' ? ST_TRAILER_START : ST_ERROR;
     case ST_END_LF:

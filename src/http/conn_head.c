@@ -28,37 +28,26 @@ static int conn_parse_length(const char *v, size_t len, int64_t *out)
         if (digits == 0 || (*out >= 0 && (uint64_t)*out != n))
             return -1;
         *out = (int64_t)n;
-        while (i < len && (v[i] == ' ' || v[i] == '\t'))
-            i++;
+        i = http_skip_ows(v, len, i);
         if (i < len && v[i++] != ',')
             return -1;
-        while (i < len && (v[i] == ' ' || v[i] == '\t'))
-            i++;
+        i = http_skip_ows(v, len, i);
     }
     return 0;
 }
 
-/* Calls fn for each element of a comma-separated token list (empty
- * elements are skipped). Returns how many elements there were. */
+/* Calls fn for each element of a list-valued field (RFC 9110 5.6.1).
+ * Returns how many elements there were. */
 static int conn_each_token(const char *v, size_t len, void (*fn)(void *, const char *, size_t),
                            void *arg)
 {
-    size_t i = 0;
+    struct http_list list = http_list_of(v, len);
+    size_t off, n;
     int count = 0;
 
-    while (i < len) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t s = i;
-        while (i < len && v[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
-        if (e > s) {
-            fn(arg, v + s, e - s);
-            count++;
-        }
+    while (http_list_next(&list, &off, &n)) {
+        fn(arg, v + off, n);
+        count++;
     }
     return count;
 }

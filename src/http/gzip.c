@@ -22,42 +22,6 @@ struct gzip_prefs {
  * allocating one (hundreds of KiB) per response would be far too slow. */
 static _Thread_local struct libdeflate_compressor *gzip_compressor;
 
-static int gzip_is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-static size_t gzip_skip_ows(const char *s, size_t len, size_t i)
-{
-    while (i < len && gzip_is_ows(s[i]))
-        i++;
-    return i;
-}
-
-static size_t gzip_skip_token(const char *s, size_t len, size_t i)
-{
-    while (i < len && http_is_tchar((unsigned char)s[i]))
-        i++;
-    return i;
-}
-
-/* End of the quoted-string starting at s[i] == '"', or 0 when unterminated or
- * holding a control byte. */
-static size_t gzip_skip_quoted(const char *s, size_t len, size_t i)
-{
-    for (i++; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"')
-            return i + 1;
-        if (ch == '\\' && ++i == len)
-            return 0;
-        ch = (unsigned char)s[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-            return 0;
-    }
-    return 0;
-}
-
 /* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in
  * thousandths; -1 when malformed. */
 static int gzip_qvalue(const char *s, size_t n)
@@ -79,79 +43,66 @@ static int gzip_qvalue(const char *s, size_t n)
     return q <= 1000 ? q : -1;
 }
 
-/* Parse the element at s[*pos] up to the next ',' or the end. Returns its q
- * in thousandths (0 for a malformed q value), or -1 for a malformed element;
- * the coding is s[*coding .. *coding + *coding_len). */
-static int gzip_element(const char *s, size_t len, size_t *pos, size_t *coding, size_t *coding_len)
+/* Parse one list element s[0..len): coding *( OWS ";" OWS [ parameter ] ).
+ * Returns its q in thousandths (0 for a malformed q value), or -1 for a
+ * malformed element; the coding is s[0 .. *coding_len). */
+static int gzip_element(const char *s, size_t len, size_t *coding_len)
 {
-    size_t i = *pos;
+    size_t i = http_skip_token(s, len, 0);
     int q = 1000;
 
-    *coding = i;
-    i = gzip_skip_token(s, len, i);
-    *coding_len = i - *coding;
-    if (*coding_len == 0)
-        goto malformed;
+    *coding_len = i;
+    if (i == 0)
+        return -1;
     for (;;) {
-        i = gzip_skip_ows(s, len, i);
-        if (i == len || s[i] == ',')
-            break;
+        i = http_skip_ows(s, len, i);
+        if (i == len)
+            return q;
         if (s[i] != ';')
-            goto malformed;
-        i = gzip_skip_ows(s, len, i + 1);
+            return -1;
+        i = http_skip_ows(s, len, i + 1);
         /* RFC 9110 section 5.6.6 allows an empty parameter. */
-        if (i == len || s[i] == ',' || s[i] == ';')
+        if (i == len || s[i] == ';')
             continue;
         size_t name = i;
-        i = gzip_skip_token(s, len, i);
+        i = http_skip_token(s, len, i);
         int is_q = i - name == 1 && (s[name] == 'q' || s[name] == 'Q');
         if (i == name)
-            goto malformed;
+            return -1;
         if (i == len || s[i] != '=') {
             if (!is_q)
-                goto malformed;
+                return -1;
             q = 0;
             continue;
         }
         size_t value = ++i;
         if (i < len && s[i] == '"') {
-            size_t end = gzip_skip_quoted(s, len, i);
+            size_t end = http_skip_quoted(s, len, i);
             if (end == 0)
-                goto malformed;
+                return -1;
             i = end;
             if (is_q)
                 q = 0;
             continue;
         }
-        i = gzip_skip_token(s, len, i);
+        i = http_skip_token(s, len, i);
         if (is_q) {
             int v = gzip_qvalue(s + value, i - value);
             q = v < 0 ? 0 : v;
         } else if (i == value) {
-            goto malformed;
+            return -1;
         }
     }
-    *pos = i;
-    return q;
-
-malformed:
-    while (i < len && s[i] != ',')
-        i++;
-    *pos = i;
-    return -1;
 }
 
 static void gzip_scan(struct gzip_prefs *p, const char *s, size_t len)
 {
-    size_t i = 0;
+    struct http_list list = http_list_of(s, len);
+    size_t coding, n;
 
-    while (i < len) {
-        while (i < len && (s[i] == ',' || gzip_is_ows(s[i])))
-            i++;
-        if (i == len)
-            break;
-        size_t coding, coding_len;
-        int q = gzip_element(s, len, &i, &coding, &coding_len);
+    while (http_list_next(&list, &coding, &n)) {
+        size_t coding_len;
+        int q = gzip_element(s + coding, n, &coding_len);
         if (q < 0)
             continue;
         const char *c = s + coding;

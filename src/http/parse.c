@@ -8,23 +8,84 @@
 
 #include <string.h>
 
-/* RFC 9110 tchar: "!#$%&'*+-.^_`|~" / DIGIT / ALPHA. */
-static const unsigned char parse_tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
-    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
-    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
-    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
-    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
-    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+/* The classes of byte c, from the RFC 9110 ABNF (tests/unit/test_parse.c
+ * checks every byte against a literal reading of it). */
+#define HTTP_VCHAR(c) ((c) >= 0x21 && (c) <= 0x7e)
+#define HTTP_OBS_TEXT(c) ((c) >= 0x80)
+#define HTTP_TCHAR(c)                                                                              \
+    (((c) >= '0' && (c) <= '9') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z') ||     \
+     (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || (c) == '&' || (c) == '\'' ||          \
+     (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' ||           \
+     (c) == '`' || (c) == '|' || (c) == '~')
+#define HTTP_FIELD(c) ((c) == ' ' || (c) == '\t' || HTTP_VCHAR(c) || HTTP_OBS_TEXT(c))
+#define HTTP_CLASS(c)                                                                              \
+    ((HTTP_TCHAR(c) ? HTTP_CHAR_TCHAR : 0) | ((c) == ' ' || (c) == '\t' ? HTTP_CHAR_OWS : 0) |     \
+     (HTTP_FIELD(c) ? HTTP_CHAR_FIELD : 0) |                                                       \
+     (HTTP_FIELD(c) && (c) != '"' && (c) != '\\' ? HTTP_CHAR_QDTEXT : 0))
+#define HTTP_CLASS4(c) HTTP_CLASS(c), HTTP_CLASS(c + 1), HTTP_CLASS(c + 2), HTTP_CLASS(c + 3)
+#define HTTP_CLASS16(c) HTTP_CLASS4(c), HTTP_CLASS4(c + 4), HTTP_CLASS4(c + 8), HTTP_CLASS4(c + 12)
+#define HTTP_CLASS64(c)                                                                            \
+    HTTP_CLASS16(c), HTTP_CLASS16(c + 16), HTTP_CLASS16(c + 32), HTTP_CLASS16(c + 48)
+
+const uint8_t http_char_class[256] = {
+    HTTP_CLASS64(0),
+    HTTP_CLASS64(64),
+    HTTP_CLASS64(128),
+    HTTP_CLASS64(192),
 };
 
-int http_is_tchar(unsigned char c)
+size_t http_skip_ows(const char *s, size_t len, size_t i)
 {
-    return parse_tchar[c];
+    while (i < len && http_is_ows((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+size_t http_skip_token(const char *s, size_t len, size_t i)
+{
+    while (i < len && http_is_tchar((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+size_t http_skip_quoted(const char *s, size_t len, size_t i)
+{
+    for (i++; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"')
+            return i + 1;
+        if (ch == '\\') {
+            if (++i == len || !http_is_field_char((unsigned char)s[i]))
+                return 0;
+        } else if (!http_is_qdtext(ch)) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+bool http_list_next(struct http_list *l, size_t *off, size_t *n)
+{
+    const char *s = l->s;
+    size_t i = l->pos, len = l->len, start, end;
+
+    while (i < len && (s[i] == ',' || http_is_ows((unsigned char)s[i])))
+        i++;
+    l->pos = i;
+    if (i == len)
+        return false;
+    start = i;
+    while (i < len && s[i] != ',') {
+        size_t q = s[i] == '"' ? http_skip_quoted(s, len, i) : 0;
+        i = q ? q : i + 1;
+    }
+    end = i;
+    while (end > start && http_is_ows((unsigned char)s[end - 1]))
+        end--;
+    l->pos = i;
+    *off = start;
+    *n = end - start;
+    return true;
 }
 
 int http_hex_value(unsigned char c)
@@ -36,12 +97,6 @@ int http_hex_value(unsigned char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
-}
-
-/* field-vchar / SP / HTAB, obs-text allowed (RFC 9110 5.5). */
-static int parse_is_field_char(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
 static int parse_fail(struct http_request *r, int status)
@@ -85,7 +140,7 @@ static int parse_request_line(struct http_request *r, const char *buf, size_t st
     const unsigned char *p = (const unsigned char *)buf + start;
     size_t i = 0, m_end, t_start, t_end;
 
-    while (i < len && parse_tchar[p[i]])
+    while (i < len && http_is_tchar(p[i]))
         i++;
     if (i == 0 || i == len || p[i] != ' ')
         return parse_fail(r, 400);
@@ -119,7 +174,7 @@ static int parse_header_line(struct http_request *r, const char *buf, size_t sta
 
     /* A leading SP/HTAB is obs-fold (or whitespace before the first field):
      * refused, as is any whitespace between the name and the colon. */
-    while (i < len && parse_tchar[p[i]])
+    while (i < len && http_is_tchar(p[i]))
         i++;
     if (i == 0 || i == len || p[i] != ':')
         return parse_fail(r, 400);
@@ -128,14 +183,13 @@ static int parse_header_line(struct http_request *r, const char *buf, size_t sta
     struct http_header *h = &r->headers[r->nheaders];
     h->name = (struct http_slice){(uint16_t)start, (uint16_t)i};
     i++;
-    while (i < len && (p[i] == ' ' || p[i] == '\t'))
-        i++;
+    i = http_skip_ows(buf + start, len, i);
     v_start = i;
     for (; i < len; i++)
-        if (!parse_is_field_char(p[i]))
+        if (!http_is_field_char(p[i]))
             return parse_fail(r, 400);
     v_end = len;
-    while (v_end > v_start && (p[v_end - 1] == ' ' || p[v_end - 1] == '\t'))
+    while (v_end > v_start && http_is_ows(p[v_end - 1]))
         v_end--;
     h->value = (struct http_slice){(uint16_t)(start + v_start), (uint16_t)(v_end - v_start)};
     r->nheaders++;
@@ -158,7 +212,7 @@ static int parse_check_partial(struct http_request *r, const char *buf, size_t s
     for (size_t i = from; i < len; i++) {
         if (p[i] == '\0' || (p[i] == '\r' && i + 1 < len))
             return parse_fail(r, 400);
-        if (r->tok_done || parse_tchar[p[i]])
+        if (r->tok_done || http_is_tchar(p[i]))
             continue;
         if ((p[i] == delim && i > start) || (p[i] == '\r' && i == start))
             r->tok_done = 1;

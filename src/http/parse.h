@@ -12,6 +12,7 @@
 #ifndef RINGHTTPD_PARSE_H
 #define RINGHTTPD_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,8 +70,66 @@ int http_parse_request(struct http_request *r, const char *buf, size_t len);
 const struct http_header *http_request_header(const struct http_request *r, const char *buf,
                                               const char *name, int *iter);
 
-/* 1 when c is an RFC 9110 tchar. */
-int http_is_tchar(unsigned char c);
+/* The RFC 9110 section 5.6 grammar, defined once for every parser in the
+ * core: the request head (parse.c), chunk extensions and trailers
+ * (chunked.c), and list-valued fields (conn_head.c, gzip.c). */
+enum http_char_class {
+    HTTP_CHAR_TCHAR = 1,  /* token: "!#$%&'*+-.^_`|~" / DIGIT / ALPHA */
+    HTTP_CHAR_OWS = 2,    /* OWS, BWS: SP / HTAB */
+    HTTP_CHAR_FIELD = 4,  /* in a field value, and after '\' in a quoted-pair:
+                             SP / HTAB / VCHAR / obs-text */
+    HTTP_CHAR_QDTEXT = 8, /* in a quoted-string: the FIELD bytes but '"' and '\' */
+};
+
+extern const uint8_t http_char_class[256];
+
+static inline bool http_is_tchar(unsigned char c)
+{
+    return http_char_class[c] & HTTP_CHAR_TCHAR;
+}
+
+static inline bool http_is_ows(unsigned char c)
+{
+    return http_char_class[c] & HTTP_CHAR_OWS;
+}
+
+static inline bool http_is_field_char(unsigned char c)
+{
+    return http_char_class[c] & HTTP_CHAR_FIELD;
+}
+
+static inline bool http_is_qdtext(unsigned char c)
+{
+    return http_char_class[c] & HTTP_CHAR_QDTEXT;
+}
+
+/* Scanners over s[0..len) from s[i]: each returns the index just past what it
+ * matched (i itself when nothing matched). */
+size_t http_skip_ows(const char *s, size_t len, size_t i);
+size_t http_skip_token(const char *s, size_t len, size_t i);
+
+/* quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE, with s[i] == '"'.
+ * Returns the index past the closing quote, or 0 when the string does not
+ * end in s or holds a byte it may not. */
+size_t http_skip_quoted(const char *s, size_t len, size_t i);
+
+/* The list rule (RFC 9110 5.6.1): elements separated by commas, with OWS
+ * around them and empty elements ignored. A comma inside a well-formed
+ * quoted-string does not separate. */
+struct http_list {
+    const char *s;
+    size_t len;
+    size_t pos;
+};
+
+static inline struct http_list http_list_of(const char *s, size_t len)
+{
+    return (struct http_list){s, len, 0};
+}
+
+/* The next non-empty element, OWS trimmed, as s[*off .. *off + *n).
+ * Returns false when there are no more. */
+bool http_list_next(struct http_list *l, size_t *off, size_t *n);
 
 /* The value of a hex digit (either case), or -1. */
 int http_hex_value(unsigned char c);
