@@ -635,6 +635,16 @@ def check_common_headers(r):
         f"Connection header {conn!r} in\n{r}"
 
 
+def assert_empty_error(r, status, connection=None):
+    """r is the error response the contract promises: the status, an empty
+    body framed by Content-Length: 0, and (when given) that Connection value."""
+    assert r.status == status, r
+    assert r.get("Content-Length") == "0", r
+    assert r.body == b"", r
+    if connection is not None:
+        assert r.get("Connection") == connection, r
+
+
 def assert_still_serving(server):
     """After bad input on one connection, a fresh one is served normally."""
     r = server.get("/echo/alive")

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from helpers import build_request, check_common_headers, requires_curl
+from helpers import assert_empty_error, build_request, check_common_headers, requires_curl
 
 
 def test_root_is_200_with_empty_body(server):
@@ -126,9 +126,7 @@ def test_user_agent_with_curl(server):
 
 @pytest.mark.parametrize("path", ["/nope", "/index.html", "/echoes/x", "/user-agentx"])
 def test_unknown_path_404(server, path):
-    r = server.get(path)
-    assert r.status == 404
-    assert r.body == b""
+    assert_empty_error(server.get(path), 404)
 
 
 @pytest.mark.parametrize("method, path", [
