@@ -100,3 +100,4 @@ format:
 format-check:
 	@bash $(DEPS) format
 	$(CLANG_FORMAT) --dry-run -Werror $(SOURCES)
+	$(PYTHON) scripts/check_sizes.py src
