@@ -120,7 +120,7 @@ static enum config_result config_number(const char *flag, const char *arg, uint6
 static enum config_result config_unsigned(const char *flag, const char *arg, unsigned min,
                                           unsigned max, unsigned *out)
 {
-    uint64_t v;
+    uint64_t v = 0; /* gcc -O3 cannot see that it is set whenever r == CONFIG_OK */
     enum config_result r = config_number(flag, arg, min, max, &v);
 
     if (r == CONFIG_OK)
@@ -165,7 +165,7 @@ static void config_defaults(struct config *cfg)
 /* Apply one recognised option. */
 static enum config_result config_apply(struct config *cfg, int opt, const char *arg)
 {
-    uint64_t v;
+    uint64_t v = 0; /* gcc -O3 cannot see that it is set whenever r == CONFIG_OK */
     enum config_result r;
 
     switch (opt) {

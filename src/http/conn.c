@@ -341,6 +341,8 @@ static int conn_route(struct conn *c, const char *buf)
     size_t path_len, ua_len;
     int err;
 
+    if (r->method == HTTP_METHOD_UNKNOWN)
+        return 501;
     if (uri_path(buf + r->target.off, r->target.len, &path, &path_len) < 0)
         return r->method == HTTP_METHOD_OPTIONS ? 404 : 400;
     struct route_match m = router_match(path, path_len);
@@ -349,7 +351,7 @@ static int conn_route(struct conn *c, const char *buf)
     if (!m.route)
         return 404;
     if (!(m.route->methods & ROUTE_METHOD(r->method)))
-        return m.route->answer_405 ? 405 : 404;
+        return 405;
     switch (m.route->arg) {
     case ROUTE_ARG_NONE:
         return 0;

@@ -7,6 +7,7 @@
 
 #include "http/conn_internal.h"
 #include "http/gzip.h"
+#include "http/uri.h"
 
 /* Content-Length: digits only, repeated values (headers or a comma list)
  * identical, no overflow. Returns 0 or -1. */
@@ -92,7 +93,7 @@ int conn_analyze(struct conn *c, const char *buf)
     const char *ae[HTTP_MAX_HEADERS];
     size_t ae_len[HTTP_MAX_HEADERS], nae = 0;
     int64_t length = -1;
-    int hosts = 0, expect_continue = 0, expect_other = 0;
+    int hosts = 0, host_bad = 0, expect_continue = 0, expect_other = 0;
 
     for (int i = 0; i < r->nheaders; i++) {
         const struct http_header *h = &r->headers[i];
@@ -111,6 +112,7 @@ int conn_analyze(struct conn *c, const char *buf)
             conn_each_token(v, vl, conn_token_connection, &f);
         } else if (http_slice_ieq(buf, h->name, "host")) {
             hosts++;
+            host_bad |= !uri_host_ok(v, vl);
         } else if (http_slice_ieq(buf, h->name, "expect")) {
             if (vl == 12 && strncasecmp(v, "100-continue", 12) == 0)
                 expect_continue = 1;
@@ -122,7 +124,9 @@ int conn_analyze(struct conn *c, const char *buf)
         }
     }
 
-    if (hosts > 1 || f.te_bad || (f.te_chunked && length >= 0) || (f.te_other && length >= 0))
+    /* Host: exactly one, valid; HTTP/1.0 may omit it (RFC 9112 3.2). */
+    if (hosts > 1 || host_bad || (hosts == 0 && r->version_minor >= 1) || f.te_bad ||
+        (f.te_chunked && length >= 0) || (f.te_other && length >= 0))
         return 400;
     if (f.te_other)
         return 501;

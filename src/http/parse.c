@@ -107,7 +107,7 @@ static int parse_fail(struct http_request *r, int status)
 
 void http_request_reset(struct http_request *r)
 {
-    r->method = HTTP_METHOD_OTHER;
+    r->method = HTTP_METHOD_UNKNOWN;
     r->nheaders = 0;
     r->error = 0;
     r->pos = 0;
@@ -123,15 +123,18 @@ static enum http_method parse_method(const char *m, size_t len)
         const char *name;
         enum http_method method;
     } methods[] = {
-        {"GET", HTTP_METHOD_GET}, {"HEAD", HTTP_METHOD_HEAD},     {"POST", HTTP_METHOD_POST},
-        {"PUT", HTTP_METHOD_PUT}, {"DELETE", HTTP_METHOD_DELETE}, {"OPTIONS", HTTP_METHOD_OPTIONS},
+        {"GET", HTTP_METHOD_GET},         {"HEAD", HTTP_METHOD_HEAD},
+        {"POST", HTTP_METHOD_POST},       {"PUT", HTTP_METHOD_PUT},
+        {"DELETE", HTTP_METHOD_DELETE},   {"OPTIONS", HTTP_METHOD_OPTIONS},
+        {"CONNECT", HTTP_METHOD_CONNECT}, {"TRACE", HTTP_METHOD_TRACE},
+        {"PATCH", HTTP_METHOD_PATCH},
     };
 
     /* Methods are case-sensitive (RFC 9110 9.1): "get" is another method. */
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strlen(methods[i].name) == len && memcmp(methods[i].name, m, len) == 0)
             return methods[i].method;
-    return HTTP_METHOD_OTHER;
+    return HTTP_METHOD_UNKNOWN;
 }
 
 /* request-line = method SP request-target SP HTTP-version, line[0..len). */

@@ -30,14 +30,19 @@ struct http_header {
     struct http_slice value; /* leading and trailing OWS removed */
 };
 
+/* The methods of RFC 9110 section 9 and PATCH (RFC 5789). Any other token is
+ * a method the server does not know: 501 (RFC 9110 9.1). */
 enum http_method {
-    HTTP_METHOD_OTHER, /* a valid token we do not route specially */
+    HTTP_METHOD_UNKNOWN,
     HTTP_METHOD_GET,
     HTTP_METHOD_HEAD,
     HTTP_METHOD_POST,
     HTTP_METHOD_PUT,
     HTTP_METHOD_DELETE,
     HTTP_METHOD_OPTIONS,
+    HTTP_METHOD_CONNECT,
+    HTTP_METHOD_TRACE,
+    HTTP_METHOD_PATCH,
 };
 
 struct http_request {

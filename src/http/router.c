@@ -6,14 +6,12 @@
 #define ROUTE_PATH(p) p, sizeof(p) - 1
 
 static const struct route router_table[] = {
-    {ROUTE_PATH("/"), false, ROUTE_GET, 0, false, ROUTE_ARG_NONE, ROUTE_ROOT, route_root,
-     "GET, HEAD"},
-    {ROUTE_PATH("/echo/"), true, ROUTE_GET, 0, false, ROUTE_ARG_REST, ROUTE_ECHO, route_echo,
-     "GET, HEAD"},
-    {ROUTE_PATH("/user-agent"), false, ROUTE_GET, 0, false, ROUTE_ARG_USER_AGENT, ROUTE_USER_AGENT,
+    {ROUTE_PATH("/"), false, ROUTE_GET, 0, ROUTE_ARG_NONE, ROUTE_ROOT, route_root, "GET, HEAD"},
+    {ROUTE_PATH("/echo/"), true, ROUTE_GET, 0, ROUTE_ARG_REST, ROUTE_ECHO, route_echo, "GET, HEAD"},
+    {ROUTE_PATH("/user-agent"), false, ROUTE_GET, 0, ROUTE_ARG_USER_AGENT, ROUTE_USER_AGENT,
      route_user_agent, "GET, HEAD"},
     {ROUTE_PATH("/files/"), true, ROUTE_GET | ROUTE_METHOD(HTTP_METHOD_POST),
-     ROUTE_METHOD(HTTP_METHOD_POST), true, ROUTE_ARG_FILE_NAME, ROUTE_FILES, route_files,
+     ROUTE_METHOD(HTTP_METHOD_POST), ROUTE_ARG_FILE_NAME, ROUTE_FILES, route_files,
      "GET, HEAD, POST"},
 };
 

@@ -1,7 +1,8 @@
 /* router.h - the route table: one row is the whole truth of a route.
  *
  * A row names the path (exact, or a prefix whose rest goes to the handler),
- * the methods it allows (the source of a 405's Allow header), what the
+ * the methods it allows (another known method gets 405 with the row's Allow
+ * value; a method the server does not know, 501, whatever the path), what the
  * handler needs kept from the request, and the handler. Adding a route is
  * one row in router.c plus one handler (http/conn_routes.c). */
 #ifndef RINGHTTPD_ROUTER_H
@@ -39,7 +40,6 @@ struct route {
     bool prefix;
     unsigned methods;      /* ROUTE_METHOD() bits allowed */
     unsigned body_methods; /* methods whose body the handler reads itself */
-    bool answer_405;       /* another method: 405 with Allow (else 404) */
     enum route_arg arg;
     enum route_id id;
     /* Answer the request: the body (if any) has been read and dropped,

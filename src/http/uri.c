@@ -98,3 +98,69 @@ int uri_name_has_control(const char *name, size_t len)
             return 1;
     return 0;
 }
+
+/* unreserved / sub-delims (RFC 3986 2.2, 2.3). */
+static int uri_is_host_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+/* The inside of an IP-literal: IPv6address (hex digits, ':' and a dotted
+ * IPv4 tail) or IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims /
+ * ":" ). Checked on its face: at least two colons for IPv6. */
+static int uri_ip_literal_ok(const char *s, size_t len)
+{
+    size_t colons = 0, i = 0;
+
+    if (len > 0 && (s[0] == 'v' || s[0] == 'V')) {
+        for (i = 1; i < len && http_hex_value((unsigned char)s[i]) >= 0; i++)
+            ;
+        if (i == 1 || i + 1 >= len || s[i] != '.')
+            return 0;
+        for (i++; i < len; i++)
+            if (!uri_is_host_char((unsigned char)s[i]) && s[i] != ':')
+                return 0;
+        return 1;
+    }
+    for (; i < len; i++) {
+        if (s[i] == ':')
+            colons++;
+        else if (http_hex_value((unsigned char)s[i]) < 0 && s[i] != '.')
+            return 0;
+    }
+    return colons >= 2 && colons <= 7;
+}
+
+int uri_host_ok(const char *v, size_t len)
+{
+    size_t i = 0;
+
+    if (len > 0 && v[0] == '[') {
+        const char *close = memchr(v, ']', len);
+        if (!close || !uri_ip_literal_ok(v + 1, (size_t)(close - v) - 1))
+            return 0;
+        i = (size_t)(close - v) + 1;
+    } else {
+        while (i < len && v[i] != ':') {
+            if (v[i] == '%') {
+                if (i + 2 >= len || http_hex_value((unsigned char)v[i + 1]) < 0 ||
+                    http_hex_value((unsigned char)v[i + 2]) < 0)
+                    return 0;
+                i += 3;
+            } else if (uri_is_host_char((unsigned char)v[i])) {
+                i++;
+            } else {
+                return 0;
+            }
+        }
+    }
+    if (i == len)
+        return 1;
+    if (v[i++] != ':')
+        return 0;
+    for (; i < len; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+    return 1;
+}

@@ -29,4 +29,11 @@ int uri_file_name_ok(const char *name, size_t len);
  * uri_file_name_ok: no file may be named with a newline or an escape. */
 int uri_name_has_control(const char *name, size_t len);
 
+/* 1 when a Host value is uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986
+ * 3.2.2): a reg-name or IPv4 address (unreserved, pct-encoded, sub-delims),
+ * or an IP-literal in brackets (an IPv6 address or IPvFuture), then digits
+ * after an optional colon. The empty value is valid (a target without an
+ * authority). 0 otherwise (the request is answered 400). */
+int uri_host_ok(const char *v, size_t len);
+
 #endif

@@ -54,7 +54,50 @@ BAD = {
     "header-without-colon": (GET_WITH(b"NoColonHere"), 400),
     "empty-header-name": (GET_WITH(b": value"), 400),
     "duplicate-host": (H(b"GET / HTTP/1.1", b"Host: a", b"Host: b"), 400),
+    "no-host": (H(b"GET / HTTP/1.1"), 400),
+    "no-host-post-body-unread": (H(b"POST /files/nohost HTTP/1.1", b"Content-Length: 5",
+                                   body=b"hello"), 400),
+    "host-space": (H(b"GET / HTTP/1.1", b"Host: ex ample"), 400),
+    "host-slash": (H(b"GET / HTTP/1.1", b"Host: x/y"), 400),
+    "host-userinfo": (H(b"GET / HTTP/1.1", b"Host: a@b"), 400),
+    "host-two-ports": (H(b"GET / HTTP/1.1", b"Host: h:1:2"), 400),
+    "host-port-letters": (H(b"GET / HTTP/1.1", b"Host: h:8o"), 400),
+    "host-bad-pct": (H(b"GET / HTTP/1.1", b"Host: h%zz"), 400),
+    "host-unclosed-ipv6": (H(b"GET / HTTP/1.1", b"Host: [::1"), 400),
+    "host-bad-ipv6": (H(b"GET / HTTP/1.1", b"Host: [zz::1]"), 400),
+    "host-junk-after-ipv6": (H(b"GET / HTTP/1.1", b"Host: [::1]x"), 400),
+    "host-utf8": (H(b"GET / HTTP/1.1", b"Host: caf\xc3\xa9"), 400),
 }
+
+
+@pytest.mark.parametrize("host", [
+    b"", b"example.com", b"example.com:8080", b"127.0.0.1:4221", b"[::1]", b"[::1]:4221",
+    b"[2001:db8::7]", b"[::ffff:192.0.2.1]", b"[v1.fe80::a+en1]", b"ex%41mple", b"a_b-c~d",
+    b"x:", b"localhost",
+])
+def test_valid_host_values(server, host):
+    """uri-host [":" port] (RFC 3986 3.2.2), and the empty value."""
+    with server.conn() as c:
+        c.send(H(b"GET /echo/ok HTTP/1.1", b"Host: " + host))
+        r = c.read_response()
+        assert (r.status, r.body) == (200, b"ok"), r
+
+
+def test_http10_may_omit_host(server):
+    with server.conn() as c:
+        c.send(H(b"GET /echo/old HTTP/1.0"))
+        r = c.read_response()
+        assert (r.status, r.body) == (200, b"old"), r
+
+
+def test_missing_host_refused_before_the_body(server, files_dir):
+    """The 400 comes at once: the server does not wait for a body it will not
+    read, and nothing is stored."""
+    with server.conn() as c:
+        c.send(H(b"POST /files/nohost HTTP/1.1", b"Content-Length: 1000000",
+                 b"Expect: 100-continue"))
+        assert_empty_error(c.read_response(), 400, "close")
+    assert not (files_dir / "nohost").exists()
 
 
 

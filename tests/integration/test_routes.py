@@ -131,10 +131,27 @@ def test_unknown_path_404(server, path):
 
 @pytest.mark.parametrize("method, path", [
     ("POST", "/echo/x"), ("PUT", "/"), ("DELETE", "/user-agent"), ("POST", "/"),
+    ("OPTIONS", "/"), ("PATCH", "/echo/x"), ("TRACE", "/user-agent"),
 ])
-def test_other_methods_on_non_file_routes_404(server, method, path):
-    r = server.request(method, path, body=b"")
-    assert r.status == 404
+def test_other_known_methods_on_non_file_routes_405(server, method, path):
+    """RFC 9110 15.5.6: a known method the route does not allow is 405, and
+    Allow names what it does allow. The body was read: the connection stays."""
+    with server.conn() as c:
+        c.send(build_request(method, path, body=b""))
+        r = c.read_response()
+        assert_empty_error(r, 405, "keep-alive")
+        assert r.get("Allow") == "GET, HEAD"
+        c.send(build_request("GET", "/echo/next"))
+        assert c.read_response().body == b"next"
+
+
+@pytest.mark.parametrize("method, path", [
+    ("BREW", "/"), ("FOO", "/files/hello.txt"), ("get", "/echo/x"), ("PROPFIND", "/nope"),
+])
+def test_unknown_method_501(server, method, path):
+    """RFC 9110 9.1: a method the server does not know is 501 on any path,
+    known route or not (method names are case-sensitive: "get" is unknown)."""
+    assert_empty_error(server.request(method, path), 501)
 
 
 @pytest.mark.parametrize("path, headers", [

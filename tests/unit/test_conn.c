@@ -204,12 +204,12 @@ static void test_root_every_split(void)
 
 static void test_pipelined_batch_one_send(void)
 {
-    static const char req[] = "GET /echo/one HTTP/1.1\r\n\r\n"
-                              "GET /user-agent HTTP/1.1\r\nUser-Agent: ua/1\r\n\r\n"
-                              "HEAD /echo/three HTTP/1.1\r\n\r\n"
-                              "GET /nope HTTP/1.1\r\n\r\n"
-                              "GET /echo/five HTTP/1.1\r\nConnection: close\r\n\r\n"
-                              "GET /echo/never HTTP/1.1\r\n\r\n";
+    static const char req[] = "GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /user-agent HTTP/1.1\r\nHost: x\r\nUser-Agent: ua/1\r\n\r\n"
+                              "HEAD /echo/three HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /echo/five HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                              "GET /echo/never HTTP/1.1\r\nHost: x\r\n\r\n";
     static struct drive d;
     char body[64], head[512];
 
@@ -230,7 +230,7 @@ static void test_pipelined_batch_one_send(void)
 
 static void test_short_sends(void)
 {
-    static const char req[] = "GET /echo/abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\n\r\n";
+    static const char req[] = "GET /echo/abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\nHost: x\r\n\r\n";
     static struct drive d;
     char body[64], head[512];
 
@@ -242,7 +242,8 @@ static void test_short_sends(void)
 
 static void test_bad_request_closes(void)
 {
-    static const char req[] = "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+    static const char req[] =
+        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
     static struct drive d;
     char body[64], head[512];
 
@@ -274,10 +275,11 @@ static void test_header_timeout_408(void)
 
 static void test_upload_every_split(void)
 {
-    static const char req[] = "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
-                              "Expect: 100-continue\r\n\r\n"
-                              "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n"
-                              "GET /files/up.txt HTTP/1.1\r\n\r\n";
+    static const char req[] =
+        "POST /files/up.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "Expect: 100-continue\r\n\r\n"
+        "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n"
+        "GET /files/up.txt HTTP/1.1\r\nHost: x\r\n\r\n";
     static struct drive d;
     char body[64], head[512], file[64];
 
@@ -311,9 +313,9 @@ static void test_upload_writes_coalesced(void)
     for (size_t i = 0; i < BODY; i++)
         data[i] = (char)('a' + i % 26);
     for (int chunked = 0; chunked <= 1; chunked++) {
-        n = (size_t)snprintf(req, sizeof(req), "POST /files/coalesced.bin HTTP/1.1\r\n%s\r\n",
-                             chunked ? "Transfer-Encoding: chunked\r\n"
-                                     : "Content-Length: 65536\r\n");
+        n = (size_t)snprintf(
+            req, sizeof(req), "POST /files/coalesced.bin HTTP/1.1\r\nHost: x\r\n%s\r\n",
+            chunked ? "Transfer-Encoding: chunked\r\n" : "Content-Length: 65536\r\n");
         for (size_t i = 0; i < BODY; i++) {
             if (chunked)
                 n += (size_t)snprintf(req + n, sizeof(req) - n, "1\r\n%c\r\n", data[i]);
@@ -338,11 +340,13 @@ static void test_upload_writes_coalesced(void)
 static void test_upload_refused_leaves_old_file(void)
 {
     static const char too_big[] =
-        "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "POST /files/up.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         "200000\r\nxxxxxxxx";
-    static const char cut[] = "POST /files/up.txt HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort";
-    static const char bad[] = "POST /files/up.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                              "3\r\nabc\r\nzz\r\n";
+    static const char cut[] =
+        "POST /files/up.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort";
+    static const char bad[] =
+        "POST /files/up.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\nzz\r\n";
     static struct drive d;
     char body[64], head[512], file[64];
 
@@ -382,7 +386,7 @@ static void test_large_file_and_names(void)
     close(fd);
     CHECK(mkdirat(test_dirfd, "sub", 0755) == 0);
 
-    static const char req[] = "GET /files/big.bin HTTP/1.1\r\n\r\n";
+    static const char req[] = "GET /files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n";
     d = (struct drive){.in = req, .in_len = sizeof(req) - 1, .send_max = 65536};
     drive(&d);
     const char *h_end = memmem(d.out, d.out_len, "\r\n\r\n", 4);
@@ -394,17 +398,18 @@ static void test_large_file_and_names(void)
         const char *req;
         int status;
     } cases[] = {
-        {"GET /files/missing HTTP/1.1\r\n\r\n", 404},
-        {"GET /files/sub HTTP/1.1\r\n\r\n", 404},
-        {"GET /files/..%2Fetc%2Fpasswd HTTP/1.1\r\n\r\n", 403},
-        {"GET /files/%2e%2e/x HTTP/1.1\r\n\r\n", 403},
-        {"GET /files/a%00b HTTP/1.1\r\n\r\n", 400}, /* a control character */
-        {"DELETE /files/big.bin HTTP/1.1\r\n\r\n", 405},
-        {"POST /files/nodir/x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 409},
-        {"POST /files/sub HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 409},
-        {"GET /files/bad%zz HTTP/1.1\r\n\r\n", 400},
-        {"GET /files/.ringhttpd-upload-0123456789abcdef HTTP/1.1\r\n\r\n", 403},
-        {"POST /files/sub/.ringhttpd-upload-x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 403},
+        {"GET /files/missing HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+        {"GET /files/sub HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+        {"GET /files/..%2Fetc%2Fpasswd HTTP/1.1\r\nHost: x\r\n\r\n", 403},
+        {"GET /files/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", 403},
+        {"GET /files/a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 400}, /* a control character */
+        {"DELETE /files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+        {"POST /files/nodir/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", 409},
+        {"POST /files/sub HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", 409},
+        {"GET /files/bad%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        {"GET /files/.ringhttpd-upload-0123456789abcdef HTTP/1.1\r\nHost: x\r\n\r\n", 403},
+        {"POST /files/sub/.ringhttpd-upload-x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
+         403},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         d = (struct drive){.in = cases[i].req, .in_len = strlen(cases[i].req)};
@@ -421,7 +426,7 @@ static void test_large_file_and_names(void)
 
 static void test_access_log(void)
 {
-    static const char req[] = "GET /echo/hi HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\n\r\n";
+    static const char req[] = "GET /echo/hi HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.0\r\n\r\n";
     static struct drive d;
 
     log_len = 0;

@@ -125,8 +125,11 @@ static void test_methods_and_versions(void)
         {"PUT / HTTP/1.0\r\n\r\n", HTTP_METHOD_PUT, 0},
         {"DELETE / HTTP/1.1\r\n\r\n", HTTP_METHOD_DELETE, 1},
         {"OPTIONS * HTTP/1.1\r\n\r\n", HTTP_METHOD_OPTIONS, 1},
-        {"get / HTTP/1.1\r\n\r\n", HTTP_METHOD_OTHER, 1}, /* methods are case-sensitive */
-        {"PATCH / HTTP/1.9\r\n\r\n", HTTP_METHOD_OTHER, 1},
+        {"get / HTTP/1.1\r\n\r\n", HTTP_METHOD_UNKNOWN, 1}, /* methods are case-sensitive */
+        {"PATCH / HTTP/1.9\r\n\r\n", HTTP_METHOD_PATCH, 1},
+        {"BREW / HTTP/1.1\r\n\r\n", HTTP_METHOD_UNKNOWN, 1},
+        {"TRACE / HTTP/1.1\r\n\r\n", HTTP_METHOD_TRACE, 1},
+        {"CONNECT h:1 HTTP/1.1\r\n\r\n", HTTP_METHOD_CONNECT, 1},
         {"GET http://h/x?y HTTP/1.1\r\n\r\n", HTTP_METHOD_GET, 1},
     };
 

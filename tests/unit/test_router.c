@@ -92,9 +92,11 @@ static void test_allow_matches_methods(void)
     static const struct {
         enum http_method m;
         const char *name;
-    } names[] = {{HTTP_METHOD_GET, "GET"},       {HTTP_METHOD_HEAD, "HEAD"},
-                 {HTTP_METHOD_POST, "POST"},     {HTTP_METHOD_PUT, "PUT"},
-                 {HTTP_METHOD_DELETE, "DELETE"}, {HTTP_METHOD_OPTIONS, "OPTIONS"}};
+    } names[] = {{HTTP_METHOD_GET, "GET"},         {HTTP_METHOD_HEAD, "HEAD"},
+                 {HTTP_METHOD_POST, "POST"},       {HTTP_METHOD_PUT, "PUT"},
+                 {HTTP_METHOD_DELETE, "DELETE"},   {HTTP_METHOD_OPTIONS, "OPTIONS"},
+                 {HTTP_METHOD_CONNECT, "CONNECT"}, {HTTP_METHOD_TRACE, "TRACE"},
+                 {HTTP_METHOD_PATCH, "PATCH"}};
     static const enum route_id ids[] = {ROUTE_ROOT, ROUTE_ECHO, ROUTE_USER_AGENT, ROUTE_FILES};
 
     CHECK(router_route(ROUTE_NOT_FOUND) == NULL);

@@ -219,8 +219,50 @@ static void test_control_characters(void)
     CHECK_INT_EQ(uri_name_has_control("\x20\x7e\x80\xff", 4), 0);
 }
 
+/* Host = uri-host [ ":" port ]; every valid value is also checked at every
+ * length short of its end, where it must be judged on what is there. */
+static void test_host(void)
+{
+    static const char *ok[] = {
+        "",
+        "example.com",
+        "example.com:8080",
+        "127.0.0.1:4221",
+        "[::1]",
+        "[::1]:4221",
+        "[2001:db8::7]",
+        "[::ffff:192.0.2.1]",
+        "[v1.fe80::a+en1]",
+        "ex%41mple",
+        "a_b-c~d",
+        "x:",
+        "!$&'()*+,;=",
+        "h:",
+        "[1:2:3:4:5:6:7:8]",
+    };
+    static const char *bad[] = {
+        "ex ample", "x/y",     "a@b",         "h:1:2",   "h:8o", "h%zz", "h%4",
+        "[::1",     "[zz::1]", "[::1]x",      "[::1]:x", "[]",   "[:]",  "[v.x]",
+        "[v1.]",    "[vz.x]",  "caf\xc3\xa9", "a\tb",    "h?q",  "h#f",  "[1:2:3:4:5:6:7:8:9]",
+        "\"h\"",
+    };
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (!uri_host_ok(ok[i], strlen(ok[i])))
+            CHECK_FAIL_("valid host refused: \"%s\"", ok[i]);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (uri_host_ok(bad[i], strlen(bad[i])))
+            CHECK_FAIL_("invalid host accepted: \"%s\"", bad[i]);
+    }
+    /* Bounded by len: what follows is not read. */
+    CHECK(uri_host_ok("example.com/x", 11));
+    CHECK(!uri_host_ok("[::1]", 4));
+}
+
 int main(void)
 {
+    test_host();
     test_path_origin_form();
     test_path_absolute_form();
     test_path_bad();
