@@ -29,7 +29,7 @@ long file_op_perform(const struct conn_io *io)
         res = fsync(io->fd);
         break;
     case CONN_OP_RENAME:
-        res = renameat(io->dirfd, io->path, io->dirfd, io->path2);
+        res = renameat2(io->dirfd, io->path, io->dirfd, io->path2, io->flags);
         break;
     case CONN_OP_UNLINK:
         res = unlinkat(io->dirfd, io->path, 0);

@@ -376,7 +376,7 @@ static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct co
         io_uring_prep_fsync(sqe, io->fd, 0);
         break;
     case CONN_OP_RENAME:
-        io_uring_prep_renameat(sqe, io->dirfd, io->path, io->dirfd, io->path2, 0);
+        io_uring_prep_renameat(sqe, io->dirfd, io->path, io->dirfd, io->path2, io->flags);
         break;
     case CONN_OP_UNLINK:
         io_uring_prep_unlinkat(sqe, io->dirfd, io->path, 0);

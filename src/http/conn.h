@@ -58,8 +58,8 @@ enum conn_op {
     CONN_OP_READ,     /* pread(io.fd, io.buf, io.len, io.off). done: n or -errno */
     CONN_OP_WRITE,    /* pwrite(io.fd, io.buf, io.len, io.off). done: n or -errno */
     CONN_OP_FSYNC,    /* fsync(io.fd). done: 0 or -errno */
-    CONN_OP_RENAME,   /* renameat(io.dirfd, io.path, io.dirfd, io.path2). done: 0/-errno */
-    CONN_OP_UNLINK,   /* unlinkat(io.dirfd, io.path, 0). done: 0 or -errno */
+    CONN_OP_RENAME, /* renameat2(io.dirfd, io.path, io.dirfd, io.path2, io.flags). done: 0/-errno */
+    CONN_OP_UNLINK, /* unlinkat(io.dirfd, io.path, 0). done: 0 or -errno */
     CONN_OP_CLOSE_FILE, /* close(io.fd). done: result ignored */
     CONN_OP_SHUTDOWN,   /* shutdown(socket, SHUT_WR): the peer sees EOF now. done: ignored */
     CONN_OP_CLOSE,      /* terminal: close the socket, then conn_release() */
@@ -94,6 +94,7 @@ struct conn_io {
     const char *path;    /* OPEN, RENAME (from), UNLINK */
     const char *path2;   /* RENAME (to) */
     struct open_how how; /* OPEN */
+    unsigned flags;      /* RENAME: 0 or RENAME_NOREPLACE */
     void *buf;           /* READ, WRITE, SEND */
     size_t len;          /* READ, WRITE, SEND, SENDFILE (at most CONN_SENDFILE_MAX) */
     uint64_t off;        /* READ, WRITE, SENDFILE */

@@ -33,9 +33,11 @@ enum files_step {
     FILES_PUT_FSYNC,
     FILES_PUT_CLOSE,
     FILES_PUT_RENAME,
+    FILES_PUT_REPLACE, /* PUT: the name exists, rename over it */
     FILES_PUT_DIRSYNC,
     FILES_PUT_CLOSE_DIR,
-    FILES_PUT_FAIL, /* releasing files, then answering c->status */
+    FILES_DELETE_UNLINK, /* DELETE: after FILES_PUT_OPEN_DIR; then DIRSYNC, CLOSE_DIR */
+    FILES_PUT_FAIL,      /* releasing files, then answering c->status */
 };
 
 static int files_status_for_open(int err)
@@ -212,12 +214,13 @@ static char *files_tmp_name(struct conn *c)
     return c->blk->tmp_name;
 }
 
-void files_put_start(struct conn *c)
+/* Split the name "a/b/name" (our own copy) into the parent "a/b" and the
+ * base "name", and start by opening the parent beneath the root. */
+static void files_open_parent_start(struct conn *c)
 {
     struct conn_block *b = c->blk;
     char *slash = strrchr((char *)b->arg, '/');
 
-    /* arg is our own copy: split "a/b/name" into the parent "a/b" and "name". */
     if (slash) {
         *slash = '\0';
         b->base = slash + 1;
@@ -226,8 +229,18 @@ void files_put_start(struct conn *c)
     }
     c->state = CONN_STATE_FILE;
     c->step = FILES_PUT_OPEN_DIR;
+}
+
+void files_put_start(struct conn *c)
+{
+    files_open_parent_start(c);
     c->tries = 0;
     c->file_off = 0;
+}
+
+void files_delete_start(struct conn *c)
+{
+    files_open_parent_start(c);
 }
 
 void files_fail(struct conn *c, int status)
@@ -292,10 +305,20 @@ static int files_put_next(struct conn *c, struct conn_io *io)
         io->fd = c->file_fd;
         return 1;
     case FILES_PUT_RENAME:
+    case FILES_PUT_REPLACE:
+        /* PUT tells a new name (201) from a replaced one (204) by trying
+         * RENAME_NOREPLACE first; POST always replaces. */
         io->op = CONN_OP_RENAME;
         io->dirfd = c->dir_fd;
         io->path = b->tmp_name;
         io->path2 = b->base;
+        io->flags =
+            c->step == FILES_PUT_RENAME && b->req.method == HTTP_METHOD_PUT ? RENAME_NOREPLACE : 0;
+        return 1;
+    case FILES_DELETE_UNLINK:
+        io->op = CONN_OP_UNLINK;
+        io->dirfd = c->dir_fd;
+        io->path = b->base;
         return 1;
     case FILES_PUT_CLOSE_DIR:
         io->op = CONN_OP_CLOSE_FILE;
@@ -316,17 +339,39 @@ static int files_status_for_write(long err)
     return err == -ENOSPC || err == -EDQUOT ? 507 : 500;
 }
 
+static int files_status_for_unlink(long err)
+{
+    switch (-err) {
+    case ENOENT:
+    case ENOTDIR:
+        return 404;
+    case EISDIR: /* a directory is not a file to delete, as POST cannot replace one */
+        return 409;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case EBUSY:
+        return 403;
+    default:
+        return 500;
+    }
+}
+
 static void files_put_done(struct conn *c, long res)
 {
     switch ((enum files_step)c->step) {
     case FILES_PUT_OPEN_DIR:
         if (res < 0) {
             int st = files_status_for_open((int)res);
-            conn_respond_error(c, st == 404 ? 409 : st, NULL); /* no parent directory */
+            /* No parent directory: nothing to delete (404), nowhere to store (409). */
+            if (st == 404 && c->blk->req.method != HTTP_METHOD_DELETE)
+                st = 409;
+            conn_respond_error(c, st, NULL);
             return;
         }
         c->dir_fd = (int)res;
-        c->step = FILES_PUT_OPEN_TMP;
+        c->step =
+            c->blk->req.method == HTTP_METHOD_DELETE ? FILES_DELETE_UNLINK : FILES_PUT_OPEN_TMP;
         return;
     case FILES_PUT_OPEN_TMP:
         if (res == -EEXIST && ++c->tries < FILES_TMP_TRIES)
@@ -359,11 +404,29 @@ static void files_put_done(struct conn *c, long res)
         c->step = FILES_PUT_RENAME;
         return;
     case FILES_PUT_RENAME:
+    case FILES_PUT_REPLACE:
+        if (c->step == FILES_PUT_RENAME && (res == -EEXIST || res == -EINVAL) &&
+            c->blk->req.method == HTTP_METHOD_PUT) {
+            /* EINVAL: a file system without RENAME_NOREPLACE; say 201. */
+            c->status = (uint16_t)(res == -EEXIST ? 204 : 201);
+            c->step = FILES_PUT_REPLACE;
+            return;
+        }
         if (res < 0) {
             files_fail(c, res == -EISDIR || res == -ENOTEMPTY || res == -ENOTDIR ? 409 : 500);
             return;
         }
+        if (c->step == FILES_PUT_RENAME)
+            c->status = 201;
         c->flags &= (uint8_t)~CONN_FLAG_TMP;
+        c->step = FILES_PUT_DIRSYNC;
+        return;
+    case FILES_DELETE_UNLINK:
+        if (res < 0) {
+            files_fail(c, files_status_for_unlink(res));
+            return;
+        }
+        c->status = 204;
         c->step = FILES_PUT_DIRSYNC;
         return;
     case FILES_PUT_DIRSYNC:
@@ -371,7 +434,7 @@ static void files_put_done(struct conn *c, long res)
         return;
     case FILES_PUT_CLOSE_DIR:
         c->dir_fd = -1;
-        if (conn_respond(c, 201, NULL, 0) < 0) {
+        if (conn_respond(c, c->status, NULL, 0) < 0) {
             conn_respond_error(c, 500, NULL);
             return;
         }

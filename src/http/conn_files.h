@@ -10,7 +10,8 @@ struct conn_io;
 
 /* Start answering the current request (its route and method are set). */
 void files_get_start(struct conn *c);
-void files_put_start(struct conn *c);
+void files_put_start(struct conn *c);    /* POST and PUT */
+void files_delete_start(struct conn *c); /* DELETE */
 
 /* The next file operation: 1 when io is filled, 0 when the state changed
  * (the response is queued, or the connection fails) and conn.c moves on. */

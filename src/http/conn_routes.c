@@ -44,8 +44,16 @@ void route_user_agent(struct conn *c)
 
 void route_files(struct conn *c)
 {
-    if (c->blk->req.method == HTTP_METHOD_POST)
+    switch (c->blk->req.method) {
+    case HTTP_METHOD_POST:
+    case HTTP_METHOD_PUT:
         files_put_start(c);
-    else
+        return;
+    case HTTP_METHOD_DELETE:
+        files_delete_start(c);
+        return;
+    default:
         files_get_start(c);
+        return;
+    }
 }

@@ -118,7 +118,9 @@ int response_head_write(struct outbuf *o, const struct response_head *h)
         need += LIT_LEN("Vary: Accept-Encoding\r\n");
     if (h->allow)
         need += LIT_LEN("Allow: ") + allow_len + 2;
-    need += LIT_LEN("Content-Length: ") + length_len + 2;
+    int has_length = h->status >= 200 && h->status != 204 && h->status != 304;
+    if (has_length)
+        need += LIT_LEN("Content-Length: ") + length_len + 2;
     need += LIT_LEN("Date: ") + 29 + 2;
     need += h->keep_alive ? LIT_LEN(conn_ka) : LIT_LEN(conn_close);
     if (o->len > o->cap || need > o->cap - o->len)
@@ -147,9 +149,12 @@ int response_head_write(struct outbuf *o, const struct response_head *h)
         p = put(p, h->allow, allow_len);
         p = PUT_LIT(p, "\r\n");
     }
-    p = PUT_LIT(p, "Content-Length: ");
-    p = put(p, length, length_len);
-    p = PUT_LIT(p, "\r\nDate: ");
+    if (has_length) {
+        p = PUT_LIT(p, "Content-Length: ");
+        p = put(p, length, length_len);
+        p = PUT_LIT(p, "\r\n");
+    }
+    p = PUT_LIT(p, "Date: ");
     p = put(p, date, 29);
     p = PUT_LIT(p, "\r\n");
     if (h->keep_alive)

@@ -36,7 +36,9 @@ struct response_head {
     time_t now;
 };
 
-/* Append a full status line and header block, final CRLF included. */
+/* Append a full status line and header block, final CRLF included. A 1xx,
+ * 204 or 304 carries no Content-Length (RFC 9110 8.6: it has no body, and a
+ * 204 must not say otherwise); every other status carries content_length. */
 int response_head_write(struct outbuf *o, const struct response_head *h);
 
 /* Append "HTTP/1.1 100 Continue\r\n\r\n". */

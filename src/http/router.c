@@ -10,9 +10,11 @@ static const struct route router_table[] = {
     {ROUTE_PATH("/echo/"), true, ROUTE_GET, 0, ROUTE_ARG_REST, ROUTE_ECHO, route_echo, "GET, HEAD"},
     {ROUTE_PATH("/user-agent"), false, ROUTE_GET, 0, ROUTE_ARG_USER_AGENT, ROUTE_USER_AGENT,
      route_user_agent, "GET, HEAD"},
-    {ROUTE_PATH("/files/"), true, ROUTE_GET | ROUTE_METHOD(HTTP_METHOD_POST),
-     ROUTE_METHOD(HTTP_METHOD_POST), ROUTE_ARG_FILE_NAME, ROUTE_FILES, route_files,
-     "GET, HEAD, POST"},
+    {ROUTE_PATH("/files/"), true,
+     ROUTE_GET | ROUTE_METHOD(HTTP_METHOD_POST) | ROUTE_METHOD(HTTP_METHOD_PUT) |
+         ROUTE_METHOD(HTTP_METHOD_DELETE),
+     ROUTE_METHOD(HTTP_METHOD_POST) | ROUTE_METHOD(HTTP_METHOD_PUT), ROUTE_ARG_FILE_NAME,
+     ROUTE_FILES, route_files, "GET, HEAD, POST, PUT, DELETE"},
 };
 
 #define ROUTER_ROWS (sizeof(router_table) / sizeof(router_table[0]))

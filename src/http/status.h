@@ -6,6 +6,9 @@
     X(100, CONTINUE, "Continue")                                                                   \
     X(200, OK, "OK")                                                                               \
     X(201, CREATED, "Created")                                                                     \
+    X(204, NO_CONTENT, "No Content")                                                               \
+    X(206, PARTIAL_CONTENT, "Partial Content")                                                     \
+    X(304, NOT_MODIFIED, "Not Modified")                                                           \
     X(400, BAD_REQUEST, "Bad Request")                                                             \
     X(403, FORBIDDEN, "Forbidden")                                                                 \
     X(404, NOT_FOUND, "Not Found")                                                                 \
@@ -13,8 +16,10 @@
     X(408, REQUEST_TIMEOUT, "Request Timeout")                                                     \
     X(409, CONFLICT, "Conflict")                                                                   \
     X(411, LENGTH_REQUIRED, "Length Required")                                                     \
+    X(412, PRECONDITION_FAILED, "Precondition Failed")                                             \
     X(413, CONTENT_TOO_LARGE, "Content Too Large")                                                 \
     X(414, URI_TOO_LONG, "URI Too Long")                                                           \
+    X(416, RANGE_NOT_SATISFIABLE, "Range Not Satisfiable")                                         \
     X(417, EXPECTATION_FAILED, "Expectation Failed")                                               \
     X(431, HEADERS_TOO_LARGE, "Request Header Fields Too Large")                                   \
     X(500, INTERNAL_ERROR, "Internal Server Error")                                                \

@@ -623,10 +623,14 @@ def check_date(value):
 
 
 def check_common_headers(r):
-    """Content-Length (or chunked), Date, Connection: keep-alive|close."""
+    """Content-Length (or chunked; none on 204 and 304, RFC 9110 8.6), Date,
+    Connection: keep-alive|close."""
     te = (r.get("Transfer-Encoding") or "").lower()
     cl = r.get("Content-Length")
-    assert cl is not None or te == "chunked", f"no Content-Length in\n{r}"
+    if r.status in (204, 304):
+        assert cl is None and te == "", f"framing on a {r.status}:\n{r}"
+    else:
+        assert cl is not None or te == "chunked", f"no Content-Length in\n{r}"
     if cl is not None:
         assert re.fullmatch(r"\d+", cl), f"bad Content-Length {cl!r}"
     check_date(r.get("Date"))

@@ -146,7 +146,7 @@ def test_url_of_7k_accepted(server):
 
 def test_expect_with_decided_error_gets_no_100(server):
     for path, status in [("/files/..%2Fx", 403), ("/nope", 404), ("/files/hello.txt", 405)]:
-        method = "PUT" if status == 405 else "POST"
+        method = "PATCH" if status == 405 else "POST"
         with server.conn() as c:
             c.send(build_request(method, path, {"Expect": "100-continue", "Content-Length": "5"}))
             r = c.read_response()

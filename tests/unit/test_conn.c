@@ -403,7 +403,10 @@ static void test_large_file_and_names(void)
         {"GET /files/..%2Fetc%2Fpasswd HTTP/1.1\r\nHost: x\r\n\r\n", 403},
         {"GET /files/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", 403},
         {"GET /files/a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 400}, /* a control character */
-        {"DELETE /files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+        {"PATCH /files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+        {"DELETE /files/missing HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+        {"DELETE /files/sub HTTP/1.1\r\nHost: x\r\n\r\n", 409},
+        {"DELETE /files/nodir/x HTTP/1.1\r\nHost: x\r\n\r\n", 404},
         {"POST /files/nodir/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", 409},
         {"POST /files/sub HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", 409},
         {"GET /files/bad%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400},

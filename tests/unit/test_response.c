@@ -122,6 +122,18 @@ static void test_heads(void)
                    "Connection: keep-alive\r\n"
                    "\r\n");
 
+    /* No Content-Length on 204 and 304 (RFC 9110 8.6), whatever is asked. */
+    h = (struct response_head){.status = 204, .keep_alive = 1, .content_length = 7, .now = T_RFC};
+    check_head(&h, "HTTP/1.1 204 No Content\r\n"
+                   "Date: " DATE_RFC "\r\n"
+                   "Connection: keep-alive\r\n"
+                   "\r\n");
+    h = (struct response_head){.status = 304, .keep_alive = 1, .content_length = 7, .now = T_RFC};
+    check_head(&h, "HTTP/1.1 304 Not Modified\r\n"
+                   "Date: " DATE_RFC "\r\n"
+                   "Connection: keep-alive\r\n"
+                   "\r\n");
+
     h = (struct response_head){.status = 400, .keep_alive = 0, .now = T_RFC};
     check_head(&h, "HTTP/1.1 400 Bad Request\r\n"
                    "Content-Length: 0\r\n"

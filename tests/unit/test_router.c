@@ -78,7 +78,7 @@ static void test_not_nul_terminated(void)
 
 static void test_allow(void)
 {
-    CHECK_STR_EQ(router_allow(ROUTE_FILES), "GET, HEAD, POST");
+    CHECK_STR_EQ(router_allow(ROUTE_FILES), "GET, HEAD, POST, PUT, DELETE");
     CHECK_STR_EQ(router_allow(ROUTE_ROOT), "GET, HEAD");
     CHECK_STR_EQ(router_allow(ROUTE_ECHO), "GET, HEAD");
     CHECK_STR_EQ(router_allow(ROUTE_USER_AGENT), "GET, HEAD");
