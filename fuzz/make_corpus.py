@@ -144,6 +144,18 @@ def gzip_seeds():
     return {f"{i:02d}": item for i, item in enumerate(items)}
 
 
+def cond_seeds():
+    items = [
+        b"Sun, 06 Nov 1994 08:49:37 GMT", b"Sunday, 06-Nov-94 08:49:37 GMT",
+        b"Sun Nov  6 08:49:37 1994", b"Tue, 29 Feb 2000 23:59:59 GMT", b"Thu, 01 Jan 1970 00:00:00 GMT",
+        b"Sun, 31 Nov 1994 08:49:37 GMT", b"*", b" * ", b"\"abc\"", b"W/\"abc\"",
+        b"\"x\", W/\"abc\" , \"1234-6-e8d4a51005\"", b"\"a,b\"", b"\"unterminated", b",,\"abc\",,",
+        b"\"1234-6-e8d4a51005\"", b"W/", b"", b"Thu, 01 Jan 1970 00:16:40 GMT",
+        b"Friday, 04-Dec-69 00:00:00 GMT", b"\"a\tb\"",
+    ]
+    return {f"{i:02d}": item for i, item in enumerate(items)}
+
+
 # -- whole connections --------------------------------------------------------------
 
 # fuzz_conn.c input: [flags][n][n control bytes][stream]. Flag bits:
@@ -249,6 +261,7 @@ def main():
         "uri": write("uri", uri_seeds()),
         "gzip_accept": write("gzip_accept", gzip_seeds()),
         "conn": write("conn", conn_seeds()),
+        "cond": write("cond", cond_seeds()),
     }
     print(" ".join(f"{t}={n}" for t, n in counts.items()), file=sys.stderr)
 

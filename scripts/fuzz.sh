@@ -30,7 +30,7 @@ seconds=${FUZZ_SECONDS:-60}
 build=$(realpath -m "${FUZZ_BUILD_DIR:-build-fuzz}")
 source_dir=${FUZZ_SOURCE_DIR:-$repo}
 jobs=${JOBS:-2}
-all_targets=(parse chunked uri gzip_accept conn)
+all_targets=(parse chunked uri gzip_accept conn cond)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

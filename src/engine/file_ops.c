@@ -17,7 +17,10 @@ long file_op_perform(const struct conn_io *io)
         res = syscall(SYS_openat2, io->dirfd, io->path, &io->how, sizeof(io->how));
         break;
     case CONN_OP_STAT:
-        res = statx(io->fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io->stx);
+        if (io->path)
+            res = statx(io->dirfd, io->path, AT_SYMLINK_NOFOLLOW, CONN_STATX_MASK, io->stx);
+        else
+            res = statx(io->fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io->stx);
         break;
     case CONN_OP_READ:
         res = pread(io->fd, io->buf, io->len, (off_t)io->off);

@@ -62,6 +62,7 @@ static struct conn_block *conn_block_get(void)
     b->log_line = NULL;
     b->tmp_name = NULL;
     b->base = NULL;
+    b->cond = COND_REQUEST_NONE;
     return b;
 }
 
@@ -222,19 +223,20 @@ static void conn_log(struct conn *c)
 
 /* ---- responses ---- */
 
+int conn_respond_head(struct conn *c, struct response_head *h)
+{
+    h->keep_alive = (c->rflags & CONN_REQ_KEEP) != 0;
+    h->now = conn_now();
+    c->status = (uint16_t)h->status;
+    c->rflags |= CONN_REQ_HEAD_QUEUED;
+    return response_head_write(&c->blk->out, h);
+}
+
 int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length)
 {
-    struct response_head h = {
-        .status = status,
-        .keep_alive = (c->rflags & CONN_REQ_KEEP) != 0,
-        .content_type = ctype,
-        .content_length = length,
-        .now = conn_now(),
-    };
+    struct response_head h = {.status = status, .content_type = ctype, .content_length = length};
 
-    c->status = (uint16_t)status;
-    c->rflags |= CONN_REQ_HEAD_QUEUED;
-    return response_head_write(&c->blk->out, &h);
+    return conn_respond_head(c, &h);
 }
 
 void conn_request_done(struct conn *c)
@@ -254,12 +256,14 @@ void conn_request_done(struct conn *c)
     b->arg = NULL;
     b->log_line = NULL;
     b->tmp_name = NULL;
+    b->cond = COND_REQUEST_NONE;
     c->state = CONN_STATE_HEAD;
 }
 
 void conn_respond_error(struct conn *c, int status, const char *allow)
 {
-    int soft = status == 403 || status == 404 || status == 405 || status == 409;
+    int soft = status == 403 || status == 404 || status == 405 || status == 409 || status == 412 ||
+               status == 416;
     struct response_head h = {.status = status, .allow = allow, .now = conn_now()};
 
     if (!soft || !(c->rflags & CONN_REQ_BODY_DONE))

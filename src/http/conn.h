@@ -54,7 +54,9 @@ enum conn_op {
     CONN_OP_SEND,     /* send(io.buf, io.len, MSG_NOSIGNAL). done: bytes sent */
     CONN_OP_SENDFILE, /* send io.len bytes of file io.fd from io.off. done: bytes sent */
     CONN_OP_OPEN,     /* openat2(io.dirfd, io.path, &io.how). done: fd or -errno */
-    CONN_OP_STAT,     /* statx(io.fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io.stx). done: 0/-errno */
+    CONN_OP_STAT,     /* statx(io.fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io.stx), or with
+                         io.path: statx(io.dirfd, io.path, AT_SYMLINK_NOFOLLOW, ...) (the
+                         name itself). done: 0/-errno */
     CONN_OP_READ,     /* pread(io.fd, io.buf, io.len, io.off). done: n or -errno */
     CONN_OP_WRITE,    /* pwrite(io.fd, io.buf, io.len, io.off). done: n or -errno */
     CONN_OP_FSYNC,    /* fsync(io.fd). done: 0 or -errno */

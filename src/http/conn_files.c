@@ -15,11 +15,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "http/cond.h"
 #include "http/conn_files.h"
 #include "http/conn_internal.h"
 
 #define FILES_SMALL_MAX (8 * 1024) /* read into the output buffer, one send */
 #define FILES_TMP_TRIES 8
+#define FILES_VALIDATOR_FIELDS_MAX 160
 
 enum files_step {
     FILES_GET_OPEN,
@@ -28,10 +30,12 @@ enum files_step {
     FILES_GET_SENDFILE,
     FILES_GET_CLOSE,
     FILES_PUT_OPEN_DIR,
+    FILES_PUT_PRECHECK, /* STAT of the name: If-Match, If-None-Match, If-Unmodified-Since */
     FILES_PUT_OPEN_TMP,
     FILES_PUT_BODY,
     FILES_PUT_FSYNC,
     FILES_PUT_CLOSE,
+    FILES_PUT_RECHECK, /* the preconditions again, just before the rename */
     FILES_PUT_RENAME,
     FILES_PUT_REPLACE, /* PUT: the name exists, rename over it */
     FILES_PUT_DIRSYNC,
@@ -99,6 +103,7 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     case FILES_GET_STAT:
         io->op = CONN_OP_STAT;
         io->fd = c->file_fd;
+        io->path = NULL;
         io->stx = &c->blk->stx;
         return 1;
     case FILES_GET_READ:
@@ -123,8 +128,35 @@ static int files_get_next(struct conn *c, struct conn_io *io)
         io->fd = c->file_fd;
         return 1;
     default:
+        conn_abort(c); /* a step without an operation: a bug, never a busy loop */
         return 0;
     }
+}
+
+/* The validators of the file in c->blk->stx. */
+static void files_validators(struct conn *c, struct cond_validators *v)
+{
+    const struct statx *stx = &c->blk->stx;
+
+    cond_validators_of(v, stx->stx_ino, stx->stx_size, stx->stx_mtime.tv_sec,
+                       stx->stx_mtime.tv_nsec, conn_now());
+}
+
+/* "ETag: ...\r\nLast-Modified: ...\r\nAccept-Ranges: bytes\r\n" in the arena,
+ * for the head h; -1 without room. */
+static int files_validator_fields(struct conn *c, const struct cond_validators *v,
+                                  struct response_head *h)
+{
+    char *s = arena_alloc(&c->blk->arena, FILES_VALIDATOR_FIELDS_MAX);
+
+    if (!s)
+        return -1;
+    int n = snprintf(s, FILES_VALIDATOR_FIELDS_MAX,
+                     "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n", v->etag,
+                     http_date_format(v->last_modified, (char[30]){0}));
+    h->extra = s;
+    h->extra_len = (size_t)n;
+    return 0;
 }
 
 static void files_get_stat_done(struct conn *c, long res)
@@ -132,17 +164,34 @@ static void files_get_stat_done(struct conn *c, long res)
     struct outbuf *o = &c->blk->out;
     uint64_t size = c->blk->stx.stx_size;
     int status = res < 0 ? 500 : !S_ISREG(c->blk->stx.stx_mode) ? 404 : 0;
+    struct response_head h = {.status = 200, .content_type = "application/octet-stream"};
+    struct cond_validators v;
 
+    c->step = FILES_GET_CLOSE;
     if (status) {
         c->status = (uint16_t)status;
-        c->step = FILES_GET_CLOSE;
         return;
     }
-    if (conn_respond(c, 200, "application/octet-stream", size) < 0) {
+    files_validators(c, &v);
+    switch (cond_evaluate(&c->blk->cond, &v, true)) {
+    case COND_PRECONDITION_FAILED:
+        c->status = 412;
+        return;
+    case COND_NOT_MODIFIED:
+        h.status = 304;
+        h.content_type = NULL;
+        break;
+    case COND_PROCEED:
+        h.content_length = size;
+        break;
+    }
+    if (files_validator_fields(c, &v, &h) < 0 || conn_respond_head(c, &h) < 0) {
+        c->rflags &= (uint8_t)~CONN_REQ_HEAD_QUEUED;
         c->status = 500;
-        c->step = FILES_GET_CLOSE;
         return;
     }
+    if (h.status == 304)
+        return;
     c->file_off = 0;
     c->file_left = size;
     if (c->rflags & CONN_REQ_HEAD || size == 0)
@@ -185,7 +234,7 @@ static void files_get_done(struct conn *c, long res)
         return;
     case FILES_GET_CLOSE:
         c->file_fd = -1;
-        if (c->status != 200) {
+        if (!(c->rflags & CONN_REQ_HEAD_QUEUED)) {
             conn_respond_error(c, c->status, NULL);
             return;
         }
@@ -304,16 +353,26 @@ static int files_put_next(struct conn *c, struct conn_io *io)
         io->op = CONN_OP_CLOSE_FILE;
         io->fd = c->file_fd;
         return 1;
+    case FILES_PUT_PRECHECK:
+    case FILES_PUT_RECHECK:
+        io->op = CONN_OP_STAT;
+        io->dirfd = c->dir_fd;
+        io->path = b->base;
+        io->stx = &b->stx;
+        return 1;
     case FILES_PUT_RENAME:
     case FILES_PUT_REPLACE:
         /* PUT tells a new name (201) from a replaced one (204) by trying
-         * RENAME_NOREPLACE first; POST always replaces. */
+         * RENAME_NOREPLACE first; POST always replaces. With If-None-Match:
+         * "*", the kernel keeps create-only atomic. */
         io->op = CONN_OP_RENAME;
         io->dirfd = c->dir_fd;
         io->path = b->tmp_name;
         io->path2 = b->base;
-        io->flags =
-            c->step == FILES_PUT_RENAME && b->req.method == HTTP_METHOD_PUT ? RENAME_NOREPLACE : 0;
+        io->flags = c->step == FILES_PUT_RENAME && (b->req.method == HTTP_METHOD_PUT ||
+                                                    cond_request_none_match_any(&b->cond))
+                        ? RENAME_NOREPLACE
+                        : 0;
         return 1;
     case FILES_DELETE_UNLINK:
         io->op = CONN_OP_UNLINK;
@@ -330,6 +389,7 @@ static int files_put_next(struct conn *c, struct conn_io *io)
         conn_respond_error(c, c->status, NULL);
         return 0;
     default:
+        conn_abort(c); /* a step without an operation: a bug, never a busy loop */
         return 0;
     }
 }
@@ -357,35 +417,98 @@ static int files_status_for_unlink(long err)
     }
 }
 
+/* The parent directory is open: check the preconditions if there are any,
+ * then go on with the upload or the delete. */
+static void files_dir_open_done(struct conn *c, long res)
+{
+    bool del = c->blk->req.method == HTTP_METHOD_DELETE;
+
+    if (res < 0) {
+        int st = files_status_for_open((int)res);
+        /* No parent directory: nothing to delete (404), nowhere to store (409). */
+        conn_respond_error(c, st == 404 && !del ? 409 : st, NULL);
+        return;
+    }
+    c->dir_fd = (int)res;
+    if (cond_request_has_preconditions(&c->blk->cond))
+        c->step = FILES_PUT_PRECHECK;
+    else
+        c->step = del ? FILES_DELETE_UNLINK : FILES_PUT_OPEN_TMP;
+}
+
+/* The name's current state (STAT of it: 0, or -ENOENT when absent) against
+ * the request's preconditions: 412 and nothing stored or removed, or on to
+ * next. */
+static void files_precondition_done(struct conn *c, long res, enum files_step next)
+{
+    struct cond_validators v;
+
+    if (res < 0 && res != -ENOENT) {
+        files_fail(c, res == -ENOTDIR ? 409 : 500);
+        return;
+    }
+    if (res == 0)
+        files_validators(c, &v);
+    if (cond_evaluate(&c->blk->cond, res == 0 ? &v : NULL, false) == COND_PRECONDITION_FAILED) {
+        files_fail(c, 412);
+        return;
+    }
+    c->step = next;
+}
+
+static void files_tmp_open_done(struct conn *c, long res)
+{
+    if (res == -EEXIST && ++c->tries < FILES_TMP_TRIES)
+        return;
+    if (res < 0) {
+        files_fail(c, files_status_for_open((int)res) == 403 ? 403 : files_status_for_write(res));
+        return;
+    }
+    c->file_fd = (int)res;
+    c->flags |= CONN_FLAG_TMP;
+    c->step = FILES_PUT_BODY;
+    if ((c->rflags & CONN_REQ_CONTINUE) && !(c->rflags & CONN_REQ_BODY_DONE))
+        response_continue_write(&c->blk->out);
+}
+
+static void files_rename_done(struct conn *c, long res)
+{
+    bool create_only = cond_request_none_match_any(&c->blk->cond);
+
+    if (c->step == FILES_PUT_RENAME && res == -EEXIST && create_only) {
+        files_fail(c, 412); /* If-None-Match: * and the name was taken meanwhile */
+        return;
+    }
+    if (c->step == FILES_PUT_RENAME && (res == -EEXIST || res == -EINVAL) && !create_only &&
+        c->blk->req.method == HTTP_METHOD_PUT) {
+        /* EINVAL: a file system without RENAME_NOREPLACE; say 201. */
+        c->status = (uint16_t)(res == -EEXIST ? 204 : 201);
+        c->step = FILES_PUT_REPLACE;
+        return;
+    }
+    if (res < 0) {
+        files_fail(c, res == -EISDIR || res == -ENOTEMPTY || res == -ENOTDIR ? 409 : 500);
+        return;
+    }
+    if (c->step == FILES_PUT_RENAME)
+        c->status = 201;
+    c->flags &= (uint8_t)~CONN_FLAG_TMP;
+    c->step = FILES_PUT_DIRSYNC;
+}
+
 static void files_put_done(struct conn *c, long res)
 {
     switch ((enum files_step)c->step) {
     case FILES_PUT_OPEN_DIR:
-        if (res < 0) {
-            int st = files_status_for_open((int)res);
-            /* No parent directory: nothing to delete (404), nowhere to store (409). */
-            if (st == 404 && c->blk->req.method != HTTP_METHOD_DELETE)
-                st = 409;
-            conn_respond_error(c, st, NULL);
-            return;
-        }
-        c->dir_fd = (int)res;
-        c->step =
-            c->blk->req.method == HTTP_METHOD_DELETE ? FILES_DELETE_UNLINK : FILES_PUT_OPEN_TMP;
+        files_dir_open_done(c, res);
+        return;
+    case FILES_PUT_PRECHECK:
+        files_precondition_done(c, res,
+                                c->blk->req.method == HTTP_METHOD_DELETE ? FILES_DELETE_UNLINK
+                                                                         : FILES_PUT_OPEN_TMP);
         return;
     case FILES_PUT_OPEN_TMP:
-        if (res == -EEXIST && ++c->tries < FILES_TMP_TRIES)
-            return;
-        if (res < 0) {
-            files_fail(c,
-                       files_status_for_open((int)res) == 403 ? 403 : files_status_for_write(res));
-            return;
-        }
-        c->file_fd = (int)res;
-        c->flags |= CONN_FLAG_TMP;
-        c->step = FILES_PUT_BODY;
-        if ((c->rflags & CONN_REQ_CONTINUE) && !(c->rflags & CONN_REQ_BODY_DONE))
-            response_continue_write(&c->blk->out);
+        files_tmp_open_done(c, res);
         return;
     case FILES_PUT_BODY: /* a WRITE */
         if (res <= 0) {
@@ -401,25 +524,17 @@ static void files_put_done(struct conn *c, long res)
         return;
     case FILES_PUT_CLOSE:
         c->file_fd = -1;
-        c->step = FILES_PUT_RENAME;
+        /* Check again just before the rename: the name may have changed
+         * while the body arrived. */
+        c->step =
+            cond_request_has_preconditions(&c->blk->cond) ? FILES_PUT_RECHECK : FILES_PUT_RENAME;
+        return;
+    case FILES_PUT_RECHECK:
+        files_precondition_done(c, res, FILES_PUT_RENAME);
         return;
     case FILES_PUT_RENAME:
     case FILES_PUT_REPLACE:
-        if (c->step == FILES_PUT_RENAME && (res == -EEXIST || res == -EINVAL) &&
-            c->blk->req.method == HTTP_METHOD_PUT) {
-            /* EINVAL: a file system without RENAME_NOREPLACE; say 201. */
-            c->status = (uint16_t)(res == -EEXIST ? 204 : 201);
-            c->step = FILES_PUT_REPLACE;
-            return;
-        }
-        if (res < 0) {
-            files_fail(c, res == -EISDIR || res == -ENOTEMPTY || res == -ENOTDIR ? 409 : 500);
-            return;
-        }
-        if (c->step == FILES_PUT_RENAME)
-            c->status = 201;
-        c->flags &= (uint8_t)~CONN_FLAG_TMP;
-        c->step = FILES_PUT_DIRSYNC;
+        files_rename_done(c, res);
         return;
     case FILES_DELETE_UNLINK:
         if (res < 0) {

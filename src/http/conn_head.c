@@ -85,6 +85,62 @@ static void conn_token_te(void *arg, const char *t, size_t n)
     f->te_other = 1;
 }
 
+/* Keep a copy of field value v (the head leaves the input buffer before an
+ * upload's body is read); a list field sent on several lines is joined with
+ * ", " (RFC 9110 5.3). Returns 0, or -1 when the arena is full. */
+static int conn_keep_list(struct arena *a, const char **p, uint16_t *plen, const char *v, size_t vl)
+{
+    size_t old = *p ? *plen + 2u : 0;
+    char *s = arena_alloc(a, old + vl + 1);
+
+    if (!s)
+        return -1;
+    if (*p) {
+        memcpy(s, *p, *plen);
+        memcpy(s + *plen, ", ", 2);
+    }
+    memcpy(s + old, v, vl);
+    s[old + vl] = '\0';
+    *p = s;
+    *plen = (uint16_t)(old + vl);
+    return 0;
+}
+
+/* A date field: valid once, or ignored (-1) when invalid or repeated. */
+static void conn_keep_date(int64_t *t, const char *v, size_t vl)
+{
+    *t = *t == COND_DATE_ABSENT ? http_date_parse(v, vl) : -1;
+}
+
+/* If h is a conditional or Range field, keep it in c->blk->cond. A repeated
+ * Range or If-Range is joined like a list, which no longer parses: the
+ * field is then ignored, as an invalid one must be. Returns 0, or -1 when
+ * there is no room. */
+static int conn_keep_conditional(struct conn *c, const char *buf, const struct http_header *h)
+{
+    struct conn_block *b = c->blk;
+    struct cond_request *r = &b->cond;
+    const char *v = buf + h->value.off;
+    size_t vl = h->value.len;
+    char first = buf[h->name.off];
+
+    if (first != 'i' && first != 'I' && first != 'r' && first != 'R')
+        return 0;
+    if (http_slice_ieq(buf, h->name, "if-none-match"))
+        return conn_keep_list(&b->arena, &r->if_none_match, &r->if_none_match_len, v, vl);
+    if (http_slice_ieq(buf, h->name, "if-match"))
+        return conn_keep_list(&b->arena, &r->if_match, &r->if_match_len, v, vl);
+    if (http_slice_ieq(buf, h->name, "range"))
+        return conn_keep_list(&b->arena, &r->range, &r->range_len, v, vl);
+    if (http_slice_ieq(buf, h->name, "if-range"))
+        return conn_keep_list(&b->arena, &r->if_range, &r->if_range_len, v, vl);
+    if (http_slice_ieq(buf, h->name, "if-modified-since"))
+        conn_keep_date(&r->if_modified_since, v, vl);
+    else if (http_slice_ieq(buf, h->name, "if-unmodified-since"))
+        conn_keep_date(&r->if_unmodified_since, v, vl);
+    return 0;
+}
+
 /* Sets framing and per-request flags from the headers. 0 or an error status. */
 int conn_analyze(struct conn *c, const char *buf)
 {
@@ -121,6 +177,8 @@ int conn_analyze(struct conn *c, const char *buf)
         } else if (http_slice_ieq(buf, h->name, "accept-encoding")) {
             ae[nae] = v;
             ae_len[nae++] = vl;
+        } else if (conn_keep_conditional(c, buf, h) < 0) {
+            return 500;
         }
     }
 

@@ -3,6 +3,7 @@
 #ifndef RINGHTTPD_CONN_INTERNAL_H
 #define RINGHTTPD_CONN_INTERNAL_H
 
+#include "http/cond.h"
 #include "http/conn.h"
 #include "http/parse.h"
 #include "http/response.h"
@@ -34,10 +35,11 @@ struct conn_block {
     struct outbuf out;
     const char *arg; /* decoded echo text / User-Agent / file name */
     size_t arg_len;
-    const char *log_line; /* request line for the access log, or NULL */
-    char *tmp_name;       /* upload temp file (in arena) */
-    const char *base;     /* upload: last component of the name */
-    struct statx stx;     /* STAT result */
+    const char *log_line;     /* request line for the access log, or NULL */
+    char *tmp_name;           /* upload temp file (in arena) */
+    const char *base;         /* upload: last component of the name */
+    struct statx stx;         /* STAT result */
+    struct cond_request cond; /* conditional and Range fields (conn_head.c) */
     char in[CONN_IN_CAP];
     char out_mem[CONN_OUT_CAP];
     char scratch[CONN_SCRATCH_CAP];
@@ -94,8 +96,12 @@ int conn_recv_body(struct conn *c, struct conn_io *io);
  * the connection as CONN_REQ_KEEP says. Returns 0, or -1 without room. */
 int conn_respond(struct conn *c, int status, const char *ctype, uint64_t length);
 
-/* Answer an error status. 403/404/405/409 to a request whose body was read
- * keep the connection; everything else closes it (with a lingering drain).
+/* The same for a head with more fields: h's keep_alive and now are set. */
+int conn_respond_head(struct conn *c, struct response_head *h);
+
+/* Answer an error status. 403/404/405/409/412/416 to a request whose body
+ * was read keep the connection; everything else closes it (with a lingering
+ * drain).
  * allow: the Allow value for 405, else NULL. */
 void conn_respond_error(struct conn *c, int status, const char *allow);
 

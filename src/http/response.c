@@ -26,20 +26,14 @@ static void put2(char *p, int v)
     p[1] = (char)('0' + v % 10);
 }
 
-const char *http_date(time_t t)
+const char *http_date_format(time_t t, char out[30])
 {
     /* Fixed English names: strftime's %a/%b would follow the locale. */
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    /* Every response needs the date; most of them fall in the same second
-     * as the previous one on this thread. date_buf[0] == 0: nothing cached. */
-    static _Thread_local char date_buf[30];
-    static _Thread_local time_t date_t;
     struct tm tm;
 
-    if (date_buf[0] && t == date_t)
-        return date_buf;
     if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
         /* Not representable as a 4-digit year: say the epoch rather than
          * write a malformed header. */
@@ -47,7 +41,7 @@ const char *http_date(time_t t)
         gmtime_r(&t, &tm);
     }
     int year = tm.tm_year + 1900;
-    char *p = date_buf;
+    char *p = out;
     memcpy(p, days[tm.tm_wday], 3);
     memcpy(p + 3, ", ", 2);
     put2(p + 5, tm.tm_mday);
@@ -63,8 +57,20 @@ const char *http_date(time_t t)
     p[22] = ':';
     put2(p + 23, tm.tm_sec);
     memcpy(p + 25, " GMT", 5); /* NUL included */
+    return out;
+}
+
+const char *http_date(time_t t)
+{
+    /* Every response needs the date; most of them fall in the same second
+     * as the previous one on this thread. date_buf[0] == 0: nothing cached. */
+    static _Thread_local char date_buf[30];
+    static _Thread_local time_t date_t;
+
+    if (date_buf[0] && t == date_t)
+        return date_buf;
     date_t = t;
-    return date_buf;
+    return http_date_format(t, date_buf);
 }
 
 /* Decimal digits of v into out[0..20); returns how many. */
@@ -118,6 +124,7 @@ int response_head_write(struct outbuf *o, const struct response_head *h)
         need += LIT_LEN("Vary: Accept-Encoding\r\n");
     if (h->allow)
         need += LIT_LEN("Allow: ") + allow_len + 2;
+    need += h->extra_len;
     int has_length = h->status >= 200 && h->status != 204 && h->status != 304;
     if (has_length)
         need += LIT_LEN("Content-Length: ") + length_len + 2;
@@ -149,6 +156,8 @@ int response_head_write(struct outbuf *o, const struct response_head *h)
         p = put(p, h->allow, allow_len);
         p = PUT_LIT(p, "\r\n");
     }
+    if (h->extra_len)
+        p = put(p, h->extra, h->extra_len);
     if (has_length) {
         p = PUT_LIT(p, "Content-Length: ");
         p = put(p, length, length_len);

@@ -21,8 +21,11 @@ struct outbuf {
 /* "Not Found" for 404, or NULL for a code outside the table. */
 const char *http_status_reason(int code);
 
-/* The IMF-fixdate for t ("Sun, 06 Nov 1994 08:49:37 GMT"), 29 chars + NUL.
- * Cached per thread for the current second. */
+/* The IMF-fixdate for t ("Sun, 06 Nov 1994 08:49:37 GMT"), 29 chars + NUL,
+ * written to out, which is returned. */
+const char *http_date_format(time_t t, char out[30]);
+
+/* The same, cached per thread for the current second (the Date field). */
 const char *http_date(time_t t);
 
 struct response_head {
@@ -33,6 +36,8 @@ struct response_head {
     const char *content_encoding; /* NULL: none */
     const char *allow;            /* NULL: no Allow */
     int vary_accept_encoding;     /* add Vary: Accept-Encoding */
+    const char *extra;            /* more header lines, each ending in CRLF, or NULL */
+    size_t extra_len;
     time_t now;
 };
 
