@@ -1,5 +1,6 @@
-/* fuzz_cond.c - the conditional-request parsers of http/cond.h: HTTP-dates,
- * entity-tag lists and the evaluation order, with their invariants.
+/* fuzz_cond.c - the conditional-request parsers of http/cond.h (HTTP-dates,
+ * entity-tag lists, the evaluation order) and the Range parser of
+ * http/range.h, with their invariants.
  *
  * The input is a field value, tried as each kind of field. Every parser is
  * given an exact-length heap copy, so ASan sees any read past its end. */
@@ -7,6 +8,7 @@
 
 #include "fuzz.h"
 #include "http/cond.h"
+#include "http/range.h"
 #include "http/response.h"
 
 static void check_date(const char *v, size_t len)
@@ -56,10 +58,31 @@ static void check_evaluate(const char *v, size_t len)
     (void)cond_request_none_match_any(&r);
 }
 
+/* Satisfiable ranges lie in the file, at most RANGE_MAX of them, adding up
+ * to no more than the file. */
+static void check_ranges(const char *v, size_t len)
+{
+    static const uint64_t sizes[] = {0, 1, 1000, UINT64_C(1) << 40};
+    struct byte_range r[RANGE_MAX];
+    unsigned n;
+
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        enum range_result res = range_parse(v, len, sizes[k], r, &n);
+        uint64_t total = 0;
+        FUZZ_CHECK(res == RANGE_OK ? n >= 1 && n <= RANGE_MAX : n == 0);
+        for (unsigned i = 0; i < n; i++) {
+            FUZZ_CHECK(r[i].first <= r[i].last && r[i].last < sizes[k]);
+            total += r[i].last - r[i].first + 1;
+        }
+        FUZZ_CHECK(total <= sizes[k]);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *v = fuzz_dup(data, size);
 
+    check_ranges(v, size);
     check_date(v, size);
     check_lists(v, size);
     check_evaluate(v, size);

@@ -152,6 +152,8 @@ def cond_seeds():
         b"\"x\", W/\"abc\" , \"1234-6-e8d4a51005\"", b"\"a,b\"", b"\"unterminated", b",,\"abc\",,",
         b"\"1234-6-e8d4a51005\"", b"W/", b"", b"Thu, 01 Jan 1970 00:16:40 GMT",
         b"Friday, 04-Dec-69 00:00:00 GMT", b"\"a\tb\"",
+        b"bytes=0-99", b"bytes=-100", b"bytes=500-", b"bytes=0-1, 5-6, -2", b"BYTES=1-2",
+        b"bytes=0-, 0-", b"bytes=99999999999999999999-", b"items=0-1", b"bytes=5-1",
     ]
     return {f"{i:02d}": item for i, item in enumerate(items)}
 

@@ -1,14 +1,11 @@
-/* conn_files.c - GET/HEAD and POST of /files/{name} as state machines that name
- * their file I/O for the engine to perform (see conn.h).
+/* conn_files.c - GET and HEAD of /files/{name} (validators, conditional
+ * requests, ranges) as a state machine that names its file I/O for the engine
+ * to perform (see conn.h), and what the /files/ machines share. Uploads and
+ * deletes are conn_upload.c.
  *
  * Names are resolved by the kernel beneath the directory fd opened at
  * start-up (openat2 + RESOLVE_BENEATH), so neither "..", an absolute symlink
- * nor a relative one can lead outside it: such a name fails with EXDEV (403).
- *
- * An upload goes to a fresh temporary file in the target's own directory,
- * which is fsynced, renamed over the name, and the directory fsynced: the
- * name holds either the old file or the complete new one, also after a crash.
- * Any failure unlinks the temporary file before the error is answered. */
+ * nor a relative one can lead outside it: such a name fails with EXDEV (403). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,75 +15,22 @@
 #include "http/cond.h"
 #include "http/conn_files.h"
 #include "http/conn_internal.h"
+#include "http/files_internal.h"
+#include "http/range.h"
 
 #define FILES_SMALL_MAX (8 * 1024) /* read into the output buffer, one send */
-#define FILES_TMP_TRIES 8
-#define FILES_VALIDATOR_FIELDS_MAX 160
+/* ETag, Last-Modified, Accept-Ranges and a Content-Range. */
+#define FILES_FIELDS_MAX 256
+/* A multipart/byteranges part head, or the closing delimiter. */
+#define FILES_PART_HEAD_MAX 160
 
-enum files_step {
-    FILES_GET_OPEN,
-    FILES_GET_STAT,
-    FILES_GET_READ,
-    FILES_GET_SENDFILE,
-    FILES_GET_CLOSE,
-    FILES_PUT_OPEN_DIR,
-    FILES_PUT_PRECHECK, /* STAT of the name: If-Match, If-None-Match, If-Unmodified-Since */
-    FILES_PUT_OPEN_TMP,
-    FILES_PUT_BODY,
-    FILES_PUT_FSYNC,
-    FILES_PUT_CLOSE,
-    FILES_PUT_RECHECK, /* the preconditions again, just before the rename */
-    FILES_PUT_RENAME,
-    FILES_PUT_REPLACE, /* PUT: the name exists, rename over it */
-    FILES_PUT_DIRSYNC,
-    FILES_PUT_CLOSE_DIR,
-    FILES_DELETE_UNLINK, /* DELETE: after FILES_PUT_OPEN_DIR; then DIRSYNC, CLOSE_DIR */
-    FILES_PUT_FAIL,      /* releasing files, then answering c->status */
-};
-
-static int files_status_for_open(int err)
-{
-    switch (-err) {
-    case ENOENT:
-    case ENOTDIR:
-    case ENAMETOOLONG:
-    case EISDIR:
-    case ENXIO:
-        return 404;
-    case EXDEV:
-    case ELOOP:
-    case EACCES:
-    case EPERM:
-        return 403;
-    case ENOSPC:
-    case EDQUOT:
-        return 507;
-    case EMFILE: /* out of descriptors or memory: a passing state, not a fault */
-    case ENFILE:
-    case ENOMEM:
-        return 503;
-    default:
-        return 500;
-    }
-}
-
-static void files_open_io(struct conn_io *io, int dirfd, const char *path, uint64_t flags,
-                          uint64_t mode)
-{
-    io->op = CONN_OP_OPEN;
-    io->dirfd = dirfd;
-    io->path = path;
-    io->how = (struct open_how){
-        .flags = flags | O_CLOEXEC,
-        .mode = mode,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-}
+static int files_part_next(struct conn *c, struct conn_io *io);
 
 /* ---- GET and HEAD ---- */
 
 void files_get_start(struct conn *c)
 {
+    c->blk->nranges = 0;
     c->state = CONN_STATE_FILE;
     c->step = FILES_GET_OPEN;
 }
@@ -123,6 +67,9 @@ static int files_get_next(struct conn *c, struct conn_io *io)
         io->timer = CONN_TIMER_IDLE;
         io->timer_restart = 1;
         return 1;
+    case FILES_GET_PART:
+    case FILES_GET_PART_END:
+        return files_part_next(c, io);
     case FILES_GET_CLOSE:
         io->op = CONN_OP_CLOSE_FILE;
         io->fd = c->file_fd;
@@ -133,38 +80,147 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     }
 }
 
-/* The validators of the file in c->blk->stx. */
-static void files_validators(struct conn *c, struct cond_validators *v)
+/* The validator fields (ETag, Last-Modified, Accept-Ranges) and, when range
+ * is given, Content-Range, in the arena, for the head h; -1 without room.
+ * range: "a-b" or "*" (for 416). */
+static int files_fields(struct conn *c, const struct cond_validators *v, const char *range,
+                        struct response_head *h)
 {
-    const struct statx *stx = &c->blk->stx;
-
-    cond_validators_of(v, stx->stx_ino, stx->stx_size, stx->stx_mtime.tv_sec,
-                       stx->stx_mtime.tv_nsec, conn_now());
-}
-
-/* "ETag: ...\r\nLast-Modified: ...\r\nAccept-Ranges: bytes\r\n" in the arena,
- * for the head h; -1 without room. */
-static int files_validator_fields(struct conn *c, const struct cond_validators *v,
-                                  struct response_head *h)
-{
-    char *s = arena_alloc(&c->blk->arena, FILES_VALIDATOR_FIELDS_MAX);
+    char *s = arena_alloc(&c->blk->arena, FILES_FIELDS_MAX);
+    char date[30];
+    int n;
 
     if (!s)
         return -1;
-    int n = snprintf(s, FILES_VALIDATOR_FIELDS_MAX,
-                     "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n", v->etag,
-                     http_date_format(v->last_modified, (char[30]){0}));
+    n = snprintf(s, FILES_FIELDS_MAX, "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
+                 v->etag, http_date_format(v->last_modified, date));
+    if (range)
+        n += snprintf(s + n, FILES_FIELDS_MAX - (size_t)n, "Content-Range: bytes %s/%llu\r\n",
+                      range, (unsigned long long)c->blk->stx.stx_size);
     h->extra = s;
     h->extra_len = (size_t)n;
     return 0;
 }
 
-static void files_get_stat_done(struct conn *c, long res)
+/* Part i's head of a multipart/byteranges body into out (FILES_PART_HEAD_MAX
+ * bytes); its length. */
+static size_t files_part_head(const struct conn *c, unsigned i, char *out)
+{
+    const struct conn_block *b = c->blk;
+
+    return (size_t)snprintf(out, FILES_PART_HEAD_MAX,
+                            "\r\n--%s\r\nContent-Type: application/octet-stream\r\n"
+                            "Content-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                            b->boundary, (unsigned long long)b->ranges[i].first,
+                            (unsigned long long)b->ranges[i].last,
+                            (unsigned long long)b->stx.stx_size);
+}
+
+static size_t files_part_end(const struct conn *c, char *out)
+{
+    return (size_t)snprintf(out, FILES_PART_HEAD_MAX, "\r\n--%s--\r\n", c->blk->boundary);
+}
+
+/* Send len bytes of the file from off: into the output buffer when small,
+ * else by SENDFILE; nothing for HEAD. */
+static void files_send_data(struct conn *c, uint64_t off, uint64_t len)
 {
     struct outbuf *o = &c->blk->out;
-    uint64_t size = c->blk->stx.stx_size;
-    int status = res < 0 ? 500 : !S_ISREG(c->blk->stx.stx_mode) ? 404 : 0;
+
+    c->file_off = off;
+    c->file_left = len;
+    if (c->rflags & CONN_REQ_HEAD || len == 0)
+        c->file_left = 0;
+    if (c->file_left == 0)
+        c->step = FILES_GET_CLOSE;
+    else if (len <= FILES_SMALL_MAX && len <= o->cap - o->len)
+        c->step = FILES_GET_READ;
+    else
+        c->step = FILES_GET_SENDFILE;
+}
+
+/* The head of a multipart/byteranges response: its boundary, type and
+ * exact length. */
+static int files_multipart_head(struct conn *c, const struct cond_validators *v, unsigned n,
+                                struct response_head *h)
+{
+    static _Thread_local uint64_t counter;
+    struct conn_block *b = c->blk;
+    char tmp[FILES_PART_HEAD_MAX];
+    char *boundary = arena_alloc(&b->arena, 17), *type = arena_alloc(&b->arena, 64);
+
+    if (!boundary || !type)
+        return -1;
+    /* A boundary the body cannot be expected to contain: 64 bits that
+     * differ per response and per file version. */
+    uint64_t x = (++counter * 0x9e3779b97f4a7c15u) ^ ((uint64_t)b->stx.stx_ino << 32) ^
+                 (uint64_t)b->stx.stx_mtime.tv_nsec ^ (uint64_t)(uintptr_t)c;
+    snprintf(boundary, 17, "%016llx", (unsigned long long)x);
+    snprintf(type, 64, "multipart/byteranges; boundary=%s", boundary);
+    b->boundary = boundary;
+    b->nranges = (uint8_t)n;
+    b->range_i = 0;
+    h->content_type = type;
+    h->content_length = files_part_end(c, tmp);
+    for (unsigned i = 0; i < n; i++)
+        h->content_length +=
+            files_part_head(c, i, tmp) + b->ranges[i].last - b->ranges[i].first + 1;
+    return files_fields(c, v, NULL, h);
+}
+
+/* 200, 206 (one range, or several as multipart/byteranges) or 416, as the
+ * Range field (and If-Range) ask. */
+static void files_respond_file(struct conn *c, const struct cond_validators *v)
+{
+    struct conn_block *b = c->blk;
+    uint64_t size = b->stx.stx_size;
     struct response_head h = {.status = 200, .content_type = "application/octet-stream"};
+    enum range_result rr = RANGE_IGNORE;
+    unsigned n = 0;
+    char span[48];
+    int err;
+
+    if (b->cond.range && cond_if_range_ok(&b->cond, v)) {
+        b->ranges = arena_alloc(&b->arena, RANGE_MAX * sizeof(*b->ranges));
+        if (b->ranges)
+            rr = range_parse(b->cond.range, b->cond.range_len, size, b->ranges, &n);
+    }
+    if (rr == RANGE_UNSATISFIABLE) {
+        h.status = 416;
+        h.content_type = NULL;
+        err = files_fields(c, v, "*", &h);
+    } else if (rr == RANGE_OK && n == 1) {
+        h.status = 206;
+        h.content_length = b->ranges[0].last - b->ranges[0].first + 1;
+        snprintf(span, sizeof(span), "%llu-%llu", (unsigned long long)b->ranges[0].first,
+                 (unsigned long long)b->ranges[0].last);
+        err = files_fields(c, v, span, &h);
+    } else if (rr == RANGE_OK) {
+        h.status = 206;
+        err = files_multipart_head(c, v, n, &h);
+    } else {
+        h.content_length = size;
+        err = files_fields(c, v, NULL, &h);
+    }
+    if (err < 0 || conn_respond_head(c, &h) < 0) {
+        c->rflags &= (uint8_t)~CONN_REQ_HEAD_QUEUED;
+        c->status = 500;
+        return;
+    }
+    if (h.status == 416)
+        return;
+    if (h.status == 206 && n > 1)
+        c->step = c->rflags & CONN_REQ_HEAD ? FILES_GET_CLOSE : FILES_GET_PART;
+    else if (h.status == 206)
+        files_send_data(c, b->ranges[0].first, h.content_length);
+    else
+        files_send_data(c, 0, size);
+}
+
+static void files_get_stat_done(struct conn *c, long res)
+{
+    int status = res < 0 ? 500 : !S_ISREG(c->blk->stx.stx_mode) ? 404 : 0;
+    struct response_head h = {.status = 304};
     struct cond_validators v;
 
     c->step = FILES_GET_CLOSE;
@@ -178,28 +234,49 @@ static void files_get_stat_done(struct conn *c, long res)
         c->status = 412;
         return;
     case COND_NOT_MODIFIED:
-        h.status = 304;
-        h.content_type = NULL;
-        break;
+        if (files_fields(c, &v, NULL, &h) < 0 || conn_respond_head(c, &h) < 0) {
+            c->rflags &= (uint8_t)~CONN_REQ_HEAD_QUEUED;
+            c->status = 500;
+        }
+        return;
     case COND_PROCEED:
-        h.content_length = size;
-        break;
-    }
-    if (files_validator_fields(c, &v, &h) < 0 || conn_respond_head(c, &h) < 0) {
-        c->rflags &= (uint8_t)~CONN_REQ_HEAD_QUEUED;
-        c->status = 500;
+        files_respond_file(c, &v);
         return;
     }
-    if (h.status == 304)
-        return;
-    c->file_off = 0;
-    c->file_left = size;
-    if (c->rflags & CONN_REQ_HEAD || size == 0)
-        c->step = FILES_GET_CLOSE;
-    else if (size <= FILES_SMALL_MAX && size <= o->cap - o->len)
-        c->step = FILES_GET_READ;
+}
+
+/* The data of a part (or of the whole response) is sent: on to the next
+ * part, the closing delimiter, or the end. */
+static void files_data_done(struct conn *c)
+{
+    struct conn_block *b = c->blk;
+
+    if (b->nranges > 1)
+        c->step = ++b->range_i < b->nranges ? FILES_GET_PART : FILES_GET_PART_END;
     else
-        c->step = FILES_GET_SENDFILE;
+        c->step = FILES_GET_CLOSE;
+}
+
+/* Append a multipart piece (a part head, or the end) once there is room. */
+static int files_part_next(struct conn *c, struct conn_io *io)
+{
+    struct conn_block *b = c->blk;
+    struct outbuf *o = &b->out;
+    size_t n;
+
+    if (o->cap - o->len < FILES_PART_HEAD_MAX && conn_flush(c, io))
+        return 1;
+    if (c->step == FILES_GET_PART_END) {
+        n = files_part_end(c, o->data + o->len);
+        c->step = FILES_GET_CLOSE;
+    } else {
+        n = files_part_head(c, b->range_i, o->data + o->len);
+        files_send_data(c, b->ranges[b->range_i].first,
+                        b->ranges[b->range_i].last - b->ranges[b->range_i].first + 1);
+    }
+    o->len += n;
+    c->bytes_out += n;
+    return 0;
 }
 
 static void files_get_done(struct conn *c, long res)
@@ -230,7 +307,7 @@ static void files_get_done(struct conn *c, long res)
         c->file_left -= (uint64_t)res;
         c->bytes_out += (uint64_t)res;
         if (c->file_left == 0)
-            c->step = FILES_GET_CLOSE;
+            files_data_done(c);
         return;
     case FILES_GET_CLOSE:
         c->file_fd = -1;
@@ -245,322 +322,54 @@ static void files_get_done(struct conn *c, long res)
     }
 }
 
-/* ---- POST: streamed, atomic upload ---- */
+/* ---- shared ---- */
 
-static char *files_tmp_name(struct conn *c)
-{
-    static _Thread_local uint64_t seed;
-
-    if (!c->blk->tmp_name)
-        c->blk->tmp_name = arena_alloc(&c->blk->arena, 40);
-    if (!c->blk->tmp_name)
-        return NULL;
-    /* Unlikely to collide (the second, the connection's address and the
-     * thread's previous names); O_EXCL makes a collision safe. */
-    seed ^= ((uint64_t)conn_now() << 20) ^ (uint64_t)(uintptr_t)c;
-    seed = seed * 6364136223846793005u + 1442695040888963407u;
-    snprintf(c->blk->tmp_name, 40, FILES_TMP_PREFIX "%016llx", (unsigned long long)seed);
-    return c->blk->tmp_name;
-}
-
-/* Split the name "a/b/name" (our own copy) into the parent "a/b" and the
- * base "name", and start by opening the parent beneath the root. */
-static void files_open_parent_start(struct conn *c)
-{
-    struct conn_block *b = c->blk;
-    char *slash = strrchr((char *)b->arg, '/');
-
-    if (slash) {
-        *slash = '\0';
-        b->base = slash + 1;
-    } else {
-        b->base = b->arg;
-    }
-    c->state = CONN_STATE_FILE;
-    c->step = FILES_PUT_OPEN_DIR;
-}
-
-void files_put_start(struct conn *c)
-{
-    files_open_parent_start(c);
-    c->tries = 0;
-    c->file_off = 0;
-}
-
-void files_delete_start(struct conn *c)
-{
-    files_open_parent_start(c);
-}
-
-void files_fail(struct conn *c, int status)
-{
-    c->state = CONN_STATE_FILE;
-    c->status = (uint16_t)status;
-    c->step = FILES_PUT_FAIL;
-}
-
-static int files_put_body(struct conn *c, struct conn_io *io)
-{
-    const char *p;
-    size_t n;
-    int status = 400;
-
-    switch (conn_body_peek(c, &p, &n, &status)) {
-    case BODY_STEP_DATA:
-        io->op = CONN_OP_WRITE;
-        io->fd = c->file_fd;
-        io->buf = (void *)p;
-        io->len = n;
-        io->off = c->file_off;
-        return 1;
-    case BODY_STEP_NEED:
-        return conn_recv_body(c, io);
-    case BODY_STEP_DONE:
-        c->rflags |= CONN_REQ_BODY_DONE;
-        c->step = FILES_PUT_FSYNC;
-        return 0;
-    case BODY_STEP_ERROR:
-        files_fail(c, status);
-        return 0;
-    }
-    return 0;
-}
-
-static int files_put_next(struct conn *c, struct conn_io *io)
-{
-    struct conn_block *b = c->blk;
-
-    switch ((enum files_step)c->step) {
-    case FILES_PUT_OPEN_DIR:
-        files_open_io(io, c->ctx->dirfd, b->base == b->arg ? "." : b->arg, O_RDONLY | O_DIRECTORY,
-                      0);
-        return 1;
-    case FILES_PUT_OPEN_TMP:
-        if (!files_tmp_name(c)) {
-            files_fail(c, 500);
-            return 0;
-        }
-        files_open_io(io, c->dir_fd, b->tmp_name, O_WRONLY | O_CREAT | O_EXCL, 0644);
-        return 1;
-    case FILES_PUT_BODY:
-        return files_put_body(c, io);
-    case FILES_PUT_FSYNC:
-    case FILES_PUT_DIRSYNC:
-        io->op = CONN_OP_FSYNC;
-        io->fd = c->step == FILES_PUT_FSYNC ? c->file_fd : c->dir_fd;
-        return 1;
-    case FILES_PUT_CLOSE:
-        io->op = CONN_OP_CLOSE_FILE;
-        io->fd = c->file_fd;
-        return 1;
-    case FILES_PUT_PRECHECK:
-    case FILES_PUT_RECHECK:
-        io->op = CONN_OP_STAT;
-        io->dirfd = c->dir_fd;
-        io->path = b->base;
-        io->stx = &b->stx;
-        return 1;
-    case FILES_PUT_RENAME:
-    case FILES_PUT_REPLACE:
-        /* PUT tells a new name (201) from a replaced one (204) by trying
-         * RENAME_NOREPLACE first; POST always replaces. With If-None-Match:
-         * "*", the kernel keeps create-only atomic. */
-        io->op = CONN_OP_RENAME;
-        io->dirfd = c->dir_fd;
-        io->path = b->tmp_name;
-        io->path2 = b->base;
-        io->flags = c->step == FILES_PUT_RENAME && (b->req.method == HTTP_METHOD_PUT ||
-                                                    cond_request_none_match_any(&b->cond))
-                        ? RENAME_NOREPLACE
-                        : 0;
-        return 1;
-    case FILES_DELETE_UNLINK:
-        io->op = CONN_OP_UNLINK;
-        io->dirfd = c->dir_fd;
-        io->path = b->base;
-        return 1;
-    case FILES_PUT_CLOSE_DIR:
-        io->op = CONN_OP_CLOSE_FILE;
-        io->fd = c->dir_fd;
-        return 1;
-    case FILES_PUT_FAIL:
-        if (files_cleanup_next(c, io))
-            return 1;
-        conn_respond_error(c, c->status, NULL);
-        return 0;
-    default:
-        conn_abort(c); /* a step without an operation: a bug, never a busy loop */
-        return 0;
-    }
-}
-
-static int files_status_for_write(long err)
-{
-    return err == -ENOSPC || err == -EDQUOT ? 507 : 500;
-}
-
-static int files_status_for_unlink(long err)
+int files_status_for_open(int err)
 {
     switch (-err) {
     case ENOENT:
     case ENOTDIR:
+    case ENAMETOOLONG:
+    case EISDIR:
+    case ENXIO:
         return 404;
-    case EISDIR: /* a directory is not a file to delete, as POST cannot replace one */
-        return 409;
+    case EXDEV:
+    case ELOOP:
     case EACCES:
     case EPERM:
-    case EROFS:
-    case EBUSY:
         return 403;
+    case ENOSPC:
+    case EDQUOT:
+        return 507;
+    case EMFILE: /* out of descriptors or memory: a passing state, not a fault */
+    case ENFILE:
+    case ENOMEM:
+        return 503;
     default:
         return 500;
     }
 }
 
-/* The parent directory is open: check the preconditions if there are any,
- * then go on with the upload or the delete. */
-static void files_dir_open_done(struct conn *c, long res)
+void files_open_io(struct conn_io *io, int dirfd, const char *path, uint64_t flags, uint64_t mode)
 {
-    bool del = c->blk->req.method == HTTP_METHOD_DELETE;
-
-    if (res < 0) {
-        int st = files_status_for_open((int)res);
-        /* No parent directory: nothing to delete (404), nowhere to store (409). */
-        conn_respond_error(c, st == 404 && !del ? 409 : st, NULL);
-        return;
-    }
-    c->dir_fd = (int)res;
-    if (cond_request_has_preconditions(&c->blk->cond))
-        c->step = FILES_PUT_PRECHECK;
-    else
-        c->step = del ? FILES_DELETE_UNLINK : FILES_PUT_OPEN_TMP;
+    io->op = CONN_OP_OPEN;
+    io->dirfd = dirfd;
+    io->path = path;
+    io->how = (struct open_how){
+        .flags = flags | O_CLOEXEC,
+        .mode = mode,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
 }
 
-/* The name's current state (STAT of it: 0, or -ENOENT when absent) against
- * the request's preconditions: 412 and nothing stored or removed, or on to
- * next. */
-static void files_precondition_done(struct conn *c, long res, enum files_step next)
+/* The validators of the file in c->blk->stx. */
+void files_validators(struct conn *c, struct cond_validators *v)
 {
-    struct cond_validators v;
+    const struct statx *stx = &c->blk->stx;
 
-    if (res < 0 && res != -ENOENT) {
-        files_fail(c, res == -ENOTDIR ? 409 : 500);
-        return;
-    }
-    if (res == 0)
-        files_validators(c, &v);
-    if (cond_evaluate(&c->blk->cond, res == 0 ? &v : NULL, false) == COND_PRECONDITION_FAILED) {
-        files_fail(c, 412);
-        return;
-    }
-    c->step = next;
+    cond_validators_of(v, stx->stx_ino, stx->stx_size, stx->stx_mtime.tv_sec,
+                       stx->stx_mtime.tv_nsec, conn_now());
 }
-
-static void files_tmp_open_done(struct conn *c, long res)
-{
-    if (res == -EEXIST && ++c->tries < FILES_TMP_TRIES)
-        return;
-    if (res < 0) {
-        files_fail(c, files_status_for_open((int)res) == 403 ? 403 : files_status_for_write(res));
-        return;
-    }
-    c->file_fd = (int)res;
-    c->flags |= CONN_FLAG_TMP;
-    c->step = FILES_PUT_BODY;
-    if ((c->rflags & CONN_REQ_CONTINUE) && !(c->rflags & CONN_REQ_BODY_DONE))
-        response_continue_write(&c->blk->out);
-}
-
-static void files_rename_done(struct conn *c, long res)
-{
-    bool create_only = cond_request_none_match_any(&c->blk->cond);
-
-    if (c->step == FILES_PUT_RENAME && res == -EEXIST && create_only) {
-        files_fail(c, 412); /* If-None-Match: * and the name was taken meanwhile */
-        return;
-    }
-    if (c->step == FILES_PUT_RENAME && (res == -EEXIST || res == -EINVAL) && !create_only &&
-        c->blk->req.method == HTTP_METHOD_PUT) {
-        /* EINVAL: a file system without RENAME_NOREPLACE; say 201. */
-        c->status = (uint16_t)(res == -EEXIST ? 204 : 201);
-        c->step = FILES_PUT_REPLACE;
-        return;
-    }
-    if (res < 0) {
-        files_fail(c, res == -EISDIR || res == -ENOTEMPTY || res == -ENOTDIR ? 409 : 500);
-        return;
-    }
-    if (c->step == FILES_PUT_RENAME)
-        c->status = 201;
-    c->flags &= (uint8_t)~CONN_FLAG_TMP;
-    c->step = FILES_PUT_DIRSYNC;
-}
-
-static void files_put_done(struct conn *c, long res)
-{
-    switch ((enum files_step)c->step) {
-    case FILES_PUT_OPEN_DIR:
-        files_dir_open_done(c, res);
-        return;
-    case FILES_PUT_PRECHECK:
-        files_precondition_done(c, res,
-                                c->blk->req.method == HTTP_METHOD_DELETE ? FILES_DELETE_UNLINK
-                                                                         : FILES_PUT_OPEN_TMP);
-        return;
-    case FILES_PUT_OPEN_TMP:
-        files_tmp_open_done(c, res);
-        return;
-    case FILES_PUT_BODY: /* a WRITE */
-        if (res <= 0) {
-            files_fail(c, res == 0 ? 500 : files_status_for_write(res));
-            return;
-        }
-        conn_body_consume(c, (size_t)res);
-        c->file_off += (uint64_t)res;
-        return;
-    case FILES_PUT_FSYNC:
-        c->step = res < 0 ? FILES_PUT_FAIL : FILES_PUT_CLOSE;
-        c->status = (uint16_t)(res < 0 ? files_status_for_write(res) : 0);
-        return;
-    case FILES_PUT_CLOSE:
-        c->file_fd = -1;
-        /* Check again just before the rename: the name may have changed
-         * while the body arrived. */
-        c->step =
-            cond_request_has_preconditions(&c->blk->cond) ? FILES_PUT_RECHECK : FILES_PUT_RENAME;
-        return;
-    case FILES_PUT_RECHECK:
-        files_precondition_done(c, res, FILES_PUT_RENAME);
-        return;
-    case FILES_PUT_RENAME:
-    case FILES_PUT_REPLACE:
-        files_rename_done(c, res);
-        return;
-    case FILES_DELETE_UNLINK:
-        if (res < 0) {
-            files_fail(c, files_status_for_unlink(res));
-            return;
-        }
-        c->status = 204;
-        c->step = FILES_PUT_DIRSYNC;
-        return;
-    case FILES_PUT_DIRSYNC:
-        c->step = FILES_PUT_CLOSE_DIR; /* the rename is done; a failed dir sync is not reported */
-        return;
-    case FILES_PUT_CLOSE_DIR:
-        c->dir_fd = -1;
-        if (conn_respond(c, c->status, NULL, 0) < 0) {
-            conn_respond_error(c, 500, NULL);
-            return;
-        }
-        conn_request_done(c);
-        return;
-    default:
-        return;
-    }
-}
-
-/* ---- shared ---- */
 
 int files_next(struct conn *c, struct conn_io *io)
 {

@@ -6,6 +6,7 @@
 #include "http/cond.h"
 #include "http/conn.h"
 #include "http/parse.h"
+#include "http/range.h"
 #include "http/response.h"
 #include "util/arena.h"
 
@@ -35,11 +36,14 @@ struct conn_block {
     struct outbuf out;
     const char *arg; /* decoded echo text / User-Agent / file name */
     size_t arg_len;
-    const char *log_line;     /* request line for the access log, or NULL */
-    char *tmp_name;           /* upload temp file (in arena) */
-    const char *base;         /* upload: last component of the name */
-    struct statx stx;         /* STAT result */
-    struct cond_request cond; /* conditional and Range fields (conn_head.c) */
+    const char *log_line;      /* request line for the access log, or NULL */
+    char *tmp_name;            /* upload temp file (in arena) */
+    const char *base;          /* upload: last component of the name */
+    struct statx stx;          /* STAT result */
+    struct cond_request cond;  /* conditional and Range fields (conn_head.c) */
+    struct byte_range *ranges; /* GET with Range: the parts (in arena) */
+    const char *boundary;      /* multipart/byteranges: its boundary (in arena) */
+    uint8_t nranges, range_i;  /* how many parts; the one being sent */
     char in[CONN_IN_CAP];
     char out_mem[CONN_OUT_CAP];
     char scratch[CONN_SCRATCH_CAP];
