@@ -1,6 +1,7 @@
 /* arena.c - bump allocator, see arena.h. */
 #include "util/arena.h"
 
+#include <stdint.h>
 #include <string.h>
 
 void arena_init(struct arena *a, void *mem, size_t cap)
@@ -17,7 +18,9 @@ void arena_reset(struct arena *a)
 
 void *arena_alloc(struct arena *a, size_t len)
 {
-    size_t start = (a->used + 7u) & ~(size_t)7u;
+    /* Align the address, not the offset: the storage may start anywhere. */
+    uintptr_t at = ((uintptr_t)(a->base + a->used) + 7u) & ~(uintptr_t)7u;
+    size_t start = (size_t)(at - (uintptr_t)a->base);
 
     if (start > a->cap || len > a->cap - start)
         return NULL;
