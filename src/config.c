@@ -23,6 +23,7 @@ enum {
     OPT_MAX_REQUEST_SIZE,
     OPT_MAX_CONNECTIONS,
     OPT_ACCESS_LOG,
+    OPT_MIME_TYPES,
     OPT_QUIET,
     OPT_HELP,
     OPT_VERSION,
@@ -40,6 +41,7 @@ static const struct option config_options[] = {
     {"max-request-size", required_argument, NULL, OPT_MAX_REQUEST_SIZE},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"mime-types", required_argument, NULL, OPT_MIME_TYPES},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -66,6 +68,8 @@ static const char config_usage[] =
     "  --max-request-size BYTES largest request body accepted (default: 1048576)\n"
     "  --max-connections N      refuse connections past N (default: 0 = fd limit only)\n"
     "  --access-log FILE|-      Common Log Format access log, '-' for stdout (default: off)\n"
+    "  --mime-types FILE        /files/ Content-Type by extension from FILE, e.g.\n"
+    "                           /etc/mime.types (default: application/octet-stream)\n"
     "  --quiet                  log only errors\n"
     "  --help                   print this help and exit\n"
     "  --version                print the version and exit\n";
@@ -199,6 +203,8 @@ static enum config_result config_apply(struct config *cfg, int opt, const char *
                                &cfg->max_connections);
     case OPT_ACCESS_LOG:
         return config_string("--access-log", arg, &cfg->access_log);
+    case OPT_MIME_TYPES:
+        return config_string("--mime-types", arg, &cfg->mime_types);
     case OPT_QUIET:
         cfg->quiet = 1;
         return CONFIG_OK;

@@ -9,6 +9,7 @@ struct config {
     const char *bind_addr;  /* IPv4 or IPv6 literal */
     const char *engine;     /* "auto", "uring" or "threads" */
     const char *access_log; /* path, "-" for stdout, NULL: off */
+    const char *mime_types; /* mime.types file, or NULL: application/octet-stream */
     uint16_t port;
     unsigned workers; /* uring: rings/event-loop threads */
     unsigned threads; /* threads: pool size */

@@ -21,17 +21,20 @@
 
 #include "config.h"
 #include "engine/engine.h"
+#include "http/mime.h"
 #include "util/log.h"
 
 #define EXIT_USAGE 2
-#define LISTEN_BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
+#define LISTEN_BACKLOG 4096               /* the kernel caps it at net.core.somaxconn */
+#define MIME_TYPES_MAX (16 * 1024 * 1024) /* Debian's is 60 KiB */
 
 struct server {
     struct config cfg;
-    int dir_fd;    /* --directory, or -1 */
-    int listen_fd; /* or -1 */
-    int log_fd;    /* access log opened here, or -1 (stdout is never closed) */
-    int log_out;   /* where the access log goes (stdout included), or -1 */
+    int dir_fd;              /* --directory, or -1 */
+    struct mime_table *mime; /* --mime-types, or NULL */
+    int listen_fd;           /* or -1 */
+    int log_fd;              /* access log opened here, or -1 (stdout is never closed) */
+    int log_out;             /* where the access log goes (stdout included), or -1 */
     struct http_ctx http;
     const struct engine_ops *ops;
     struct engine *engine;
@@ -68,6 +71,44 @@ static int open_directory(struct server *srv)
         fprintf(stderr, "ringhttpd: --directory %s: %s\n", dir, strerror(errno));
         return EXIT_USAGE;
     }
+    return 0;
+}
+
+/* --mime-types: read and parse the whole file once. A file that cannot be
+ * read, or maps no extension, is a usage error: serving every file as
+ * application/octet-stream after the user asked for types would hide it. */
+static int load_mime_types(struct server *srv)
+{
+    const char *path = srv->cfg.mime_types;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    if (path == NULL)
+        return 0;
+    f = fopen(path, "re");
+    if (f) {
+        text = malloc(MIME_TYPES_MAX + 1);
+        len = text ? fread(text, 1, MIME_TYPES_MAX + 1, f) : 0;
+        if (ferror(f) || len > MIME_TYPES_MAX)
+            errno = ferror(f) ? errno : EFBIG;
+    }
+    if (!f || !text || ferror(f) || len > MIME_TYPES_MAX) {
+        fprintf(stderr, "ringhttpd: --mime-types %s: %s\n", path, strerror(errno));
+        free(text);
+        if (f)
+            fclose(f);
+        return EXIT_USAGE;
+    }
+    fclose(f);
+    srv->mime = mime_table_parse(text, len);
+    free(text);
+    if (srv->mime == NULL || mime_table_count(srv->mime) == 0) {
+        fprintf(stderr, "ringhttpd: --mime-types %s: %s\n", path,
+                srv->mime ? "no \"type/subtype extension...\" line in it" : strerror(ENOMEM));
+        return EXIT_USAGE;
+    }
+    srv->http.mime = srv->mime;
     return 0;
 }
 
@@ -215,7 +256,8 @@ static int server_setup(struct server *srv)
 {
     int status;
 
-    if ((status = open_directory(srv)) != 0 || (status = select_engine(srv)) != 0)
+    if ((status = open_directory(srv)) != 0 || (status = load_mime_types(srv)) != 0 ||
+        (status = select_engine(srv)) != 0)
         return status;
     raise_fd_limit();
     if ((status = open_listener(srv)) != 0 || (status = open_access_log(srv)) != 0)
@@ -280,6 +322,7 @@ static void server_close(struct server *srv)
         close(srv->listen_fd);
     if (srv->dir_fd >= 0)
         close(srv->dir_fd);
+    mime_table_free(srv->mime);
 }
 
 int main(int argc, char **argv)

@@ -40,8 +40,9 @@
 
 /* Shared, read-only configuration of the HTTP core (one per server). */
 struct http_ctx {
-    int dirfd;         /* --directory opened O_DIRECTORY, or -1: /files/ 404 */
-    uint64_t max_body; /* --max-request-size */
+    int dirfd;                     /* --directory opened O_DIRECTORY, or -1: /files/ 404 */
+    uint64_t max_body;             /* --max-request-size */
+    const struct mime_table *mime; /* --mime-types, or NULL: application/octet-stream */
     /* Called once per finished request with one Common Log Format line
      * (newline included), or NULL for no access log. May be called from any
      * engine thread; it must not block for long. */
@@ -104,6 +105,7 @@ struct conn_io {
 };
 
 struct conn_block; /* buffers of a connection with a request in progress */
+struct mime_table;
 
 /* The connection. Engines embed it (e.g. in a slab) and treat every field as
  * private; its size is what an idle keep-alive connection costs the core. */

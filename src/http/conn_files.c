@@ -16,13 +16,14 @@
 #include "http/conn_files.h"
 #include "http/conn_internal.h"
 #include "http/files_internal.h"
+#include "http/mime.h"
 #include "http/range.h"
 
 #define FILES_SMALL_MAX (8 * 1024) /* read into the output buffer, one send */
 /* ETag, Last-Modified, Accept-Ranges and a Content-Range. */
 #define FILES_FIELDS_MAX 256
 /* A multipart/byteranges part head, or the closing delimiter. */
-#define FILES_PART_HEAD_MAX 160
+#define FILES_PART_HEAD_MAX 320
 
 static int files_part_next(struct conn *c, struct conn_io *io);
 
@@ -109,9 +110,9 @@ static size_t files_part_head(const struct conn *c, unsigned i, char *out)
     const struct conn_block *b = c->blk;
 
     return (size_t)snprintf(out, FILES_PART_HEAD_MAX,
-                            "\r\n--%s\r\nContent-Type: application/octet-stream\r\n"
+                            "\r\n--%s\r\nContent-Type: %s\r\n"
                             "Content-Range: bytes %llu-%llu/%llu\r\n\r\n",
-                            b->boundary, (unsigned long long)b->ranges[i].first,
+                            b->boundary, b->ctype, (unsigned long long)b->ranges[i].first,
                             (unsigned long long)b->ranges[i].last,
                             (unsigned long long)b->stx.stx_size);
 }
@@ -174,12 +175,14 @@ static void files_respond_file(struct conn *c, const struct cond_validators *v)
 {
     struct conn_block *b = c->blk;
     uint64_t size = b->stx.stx_size;
-    struct response_head h = {.status = 200, .content_type = "application/octet-stream"};
+    struct response_head h = {.status = 200};
     enum range_result rr = RANGE_IGNORE;
     unsigned n = 0;
     char span[48];
     int err;
 
+    b->ctype = mime_type_of(c->ctx->mime, b->arg, b->arg_len, "application/octet-stream");
+    h.content_type = b->ctype;
     if (b->cond.range && cond_if_range_ok(&b->cond, v)) {
         b->ranges = arena_alloc(&b->arena, RANGE_MAX * sizeof(*b->ranges));
         if (b->ranges)

@@ -43,6 +43,7 @@ struct conn_block {
     struct cond_request cond;  /* conditional and Range fields (conn_head.c) */
     struct byte_range *ranges; /* GET with Range: the parts (in arena) */
     const char *boundary;      /* multipart/byteranges: its boundary (in arena) */
+    const char *ctype;         /* the file's Content-Type */
     uint8_t nranges, range_i;  /* how many parts; the one being sent */
     char in[CONN_IN_CAP];
     char out_mem[CONN_OUT_CAP];

@@ -12,7 +12,7 @@ from helpers import free_port, sanitizer_report, wait_until
 # Every flag of the contract's synopsis.
 FLAGS = ["--directory", "--port", "--bind", "--engine", "--workers", "--threads",
          "--idle-timeout", "--header-timeout", "--max-request-size", "--max-connections",
-         "--access-log", "--quiet", "--help", "--version"]
+         "--access-log", "--mime-types", "--quiet", "--help", "--version"]
 
 
 def run(binary, *args, timeout=10):
