@@ -56,6 +56,10 @@ KERNEL_LIMIT = 0.30
 THREADS_MAX = 4096  # ringhttpd's --threads limit
 
 SMALL_BODY = "hello"
+# Every file's modification time, so the 304 workload's If-Modified-Since is
+# exact on every server: 2026-01-01 00:00:00 UTC.
+FILES_MTIME = 1767225600
+FILES_MTIME_HTTP = "Thu, 01 Jan 2026 00:00:00 GMT"
 GZIP_TEXT = "ringhttpd-gzip-benchmark-" * 8  # 200 bytes of compressible text
 
 # id, title, path, connections (full, quick), extra wrk args, Lua script
@@ -75,6 +79,19 @@ WORKLOADS = [
     dict(id="file1m-c16", title="1 MiB file (/files/1m.bin), 16 connections",
          path="/files/1m.bin", conns=16, mibs=True,
          note="MiB/s counts response bytes, headers included."),
+    dict(id="revalidate-c100", title="304 revalidation of the 4 KiB file (If-Modified-Since), 100 connections",
+         path="/files/4k.bin", conns=100, headers=[f"If-Modified-Since: {FILES_MTIME_HTTP}"],
+         expect=304,
+         note="Every peer answers 304 for an exact Last-Modified date (nginx's default "
+              "if_modified_since exact included)."),
+    dict(id="file64k-c16", title="64 KiB file (/files/64k.bin), 16 connections",
+         path="/files/64k.bin", conns=16, mibs=True),
+    dict(id="range64k-c16", title="Random 64 KiB ranges of a 64 MiB file, 16 connections",
+         path="/files/64m.bin", conns=16, mibs=True, lua="range.lua",
+         lua_args=[str(64 << 20), str(64 << 10)], expect=206,
+         check_headers=["Range: bytes=65536-131071"],
+         note="Compare with file64k-c16: a range should cost no more than a whole file "
+              "of its size."),
     dict(id="newconn-c100", title="New connection per request (Connection: close), 100 concurrent",
          path="/echo/hello", conns=100, headers=["Connection: close"],
          note="wrk reconnects after every response; its connection setup tends to be "
@@ -282,6 +299,11 @@ http {{
     access_log off;
     sendfile on;
     tcp_nopush on;
+    # As nginx users serving static files configure it (issue 11): open
+    # descriptors and stat results kept, revalidated every second.
+    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 1s;
+    open_file_cache_errors on;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
     default_type application/octet-stream;
@@ -603,10 +625,24 @@ def throughput_phase(ctx, servers, workloads, runs, duration, warmup, raw):
 
 
 def check_route(server, wl):
-    """The route answers 200 with the expected body on this server."""
-    headers = wl.get("headers", [])
+    """The route answers its expected status (200 unless the workload says)
+    with the expected body on this server."""
+    headers = wl.get("headers", []) + wl.get("check_headers", [])
     hdrs = [h for h in headers if not h.lower().startswith("connection")]
     st, h, body = http_get(server.port, wl["path"], hdrs)
+    want_status = wl.get("expect", 200)
+    if want_status == 304:
+        if st != 304 or body:
+            raise RuntimeError(f"{server.name}: GET {wl['path']} gave {st}, not 304")
+        return
+    if want_status == 206:
+        first, last = (int(x) for x in hdrs[-1].split("=")[1].split("-"))
+        with open(os.path.join(server.ctx.www, wl["path"].lstrip("/")), "rb") as f:
+            f.seek(first)
+            want = f.read(last - first + 1)
+        if st != 206 or body != want:
+            raise RuntimeError(f"{server.name}: ranged GET {wl['path']} gave {st}, {len(body)} bytes")
+        return
     if wl["path"].startswith("/echo/"):
         want = wl["path"][len("/echo/"):].encode()
         if "gzip" in " ".join(hdrs):
@@ -987,6 +1023,13 @@ def prepare_files(www):
         f.write(rnd[:4096])
     with open(os.path.join(www, "files", "1m.bin"), "wb") as f:
         f.write(rnd)
+    with open(os.path.join(www, "files", "64k.bin"), "wb") as f:
+        f.write(rnd[:65536])
+    with open(os.path.join(www, "files", "64m.bin"), "wb") as f:
+        for _ in range(64):
+            f.write(os.urandom(1 << 20))
+    for name in os.listdir(os.path.join(www, "files")):
+        os.utime(os.path.join(www, "files", name), (FILES_MTIME, FILES_MTIME))
     # the static peers (lighttpd, h2o) serve /echo/* from files
     for body in (SMALL_BODY, GZIP_TEXT):
         with open(os.path.join(www, "echo", body), "w") as f:
