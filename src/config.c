@@ -24,6 +24,7 @@ enum {
     OPT_MAX_CONNECTIONS,
     OPT_ACCESS_LOG,
     OPT_MIME_TYPES,
+    OPT_FILE_CACHE,
     OPT_QUIET,
     OPT_HELP,
     OPT_VERSION,
@@ -42,6 +43,7 @@ static const struct option config_options[] = {
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"mime-types", required_argument, NULL, OPT_MIME_TYPES},
+    {"file-cache", required_argument, NULL, OPT_FILE_CACHE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -51,6 +53,8 @@ static const struct option config_options[] = {
 #define CONFIG_TIMEOUT_MAX 86400u
 #define CONFIG_MAX_REQUEST_SIZE_MAX (UINT64_C(1) << 62)
 #define CONFIG_MAX_CONNECTIONS_MAX 10000000u
+#define CONFIG_FILE_CACHE_DEFAULT 4096u
+#define CONFIG_FILE_CACHE_MAX 1000000u
 
 static const char config_usage[] =
     "Usage: ringhttpd [OPTION]...\n"
@@ -68,6 +72,7 @@ static const char config_usage[] =
     "  --max-request-size BYTES largest request body accepted (default: 1048576)\n"
     "  --max-connections N      refuse connections past N (default: 0 = fd limit only)\n"
     "  --access-log FILE|-      Common Log Format access log, '-' for stdout (default: off)\n"
+    "  --file-cache N           small files kept in memory per thread (default: 4096; 0: off)\n"
     "  --mime-types FILE        /files/ Content-Type by extension from FILE, e.g.\n"
     "                           /etc/mime.types (default: application/octet-stream)\n"
     "  --quiet                  log only errors\n"
@@ -163,6 +168,7 @@ static void config_defaults(struct config *cfg)
         .header_timeout_s = 10,
         .max_request_size = 1048576,
         .max_connections = 0,
+        .file_cache = CONFIG_FILE_CACHE_DEFAULT,
     };
 }
 
@@ -203,6 +209,8 @@ static enum config_result config_apply(struct config *cfg, int opt, const char *
                                &cfg->max_connections);
     case OPT_ACCESS_LOG:
         return config_string("--access-log", arg, &cfg->access_log);
+    case OPT_FILE_CACHE:
+        return config_unsigned("--file-cache", arg, 0, CONFIG_FILE_CACHE_MAX, &cfg->file_cache);
     case OPT_MIME_TYPES:
         return config_string("--mime-types", arg, &cfg->mime_types);
     case OPT_QUIET:

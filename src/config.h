@@ -17,6 +17,7 @@ struct config {
     unsigned header_timeout_s;
     uint64_t max_request_size;
     unsigned max_connections; /* 0: no cap beyond the fd limit */
+    unsigned file_cache;      /* open-file cache entries per thread, 0: off */
     int quiet;
     int workers_set, threads_set; /* given explicitly (for the ignored-flag note) */
 };

@@ -264,6 +264,7 @@ static int server_setup(struct server *srv)
         return status;
     srv->http.dirfd = srv->dir_fd;
     srv->http.max_body = srv->cfg.max_request_size;
+    srv->http.file_cache = srv->cfg.file_cache;
     return 0;
 }
 

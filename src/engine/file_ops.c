@@ -18,7 +18,7 @@ long file_op_perform(const struct conn_io *io)
         break;
     case CONN_OP_STAT:
         if (io->path)
-            res = statx(io->dirfd, io->path, AT_SYMLINK_NOFOLLOW, CONN_STATX_MASK, io->stx);
+            res = statx(io->dirfd, io->path, (int)io->flags, CONN_STATX_MASK, io->stx);
         else
             res = statx(io->fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io->stx);
         break;

@@ -356,8 +356,7 @@ static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct co
     case CONN_OP_STAT:
         sqe = uconn_sqe(w, u, URING_UD_FILE);
         if (io->path)
-            io_uring_prep_statx(sqe, io->dirfd, io->path, AT_SYMLINK_NOFOLLOW, CONN_STATX_MASK,
-                                io->stx);
+            io_uring_prep_statx(sqe, io->dirfd, io->path, (int)io->flags, CONN_STATX_MASK, io->stx);
         else
             io_uring_prep_statx(sqe, io->fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io->stx);
         return 0;

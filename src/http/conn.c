@@ -20,6 +20,7 @@
 
 #include "http/conn_files.h"
 #include "http/conn_internal.h"
+#include "http/file_cache.h"
 #include "http/gzip.h"
 #include "http/router.h"
 #include "http/uri.h"
@@ -90,6 +91,7 @@ void conn_thread_cleanup(void)
     atomic_fetch_sub_explicit(&pool_total, pool_count, memory_order_relaxed);
     pool_count = 0;
     gzip_thread_cleanup();
+    file_cache_thread_cleanup();
 }
 
 /* ---- the clock the engine keeps ---- */

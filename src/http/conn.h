@@ -43,6 +43,7 @@ struct http_ctx {
     int dirfd;                     /* --directory opened O_DIRECTORY, or -1: /files/ 404 */
     uint64_t max_body;             /* --max-request-size */
     const struct mime_table *mime; /* --mime-types, or NULL: application/octet-stream */
+    unsigned file_cache;           /* --file-cache: entries per thread, 0: off */
     /* Called once per finished request with one Common Log Format line
      * (newline included), or NULL for no access log. May be called from any
      * engine thread; it must not block for long. */
@@ -56,8 +57,7 @@ enum conn_op {
     CONN_OP_SENDFILE, /* send io.len bytes of file io.fd from io.off. done: bytes sent */
     CONN_OP_OPEN,     /* openat2(io.dirfd, io.path, &io.how). done: fd or -errno */
     CONN_OP_STAT,     /* statx(io.fd, "", AT_EMPTY_PATH, CONN_STATX_MASK, io.stx), or with
-                         io.path: statx(io.dirfd, io.path, AT_SYMLINK_NOFOLLOW, ...) (the
-                         name itself). done: 0/-errno */
+                         io.path: statx(io.dirfd, io.path, io.flags, ...). done: 0/-errno */
     CONN_OP_READ,     /* pread(io.fd, io.buf, io.len, io.off). done: n or -errno */
     CONN_OP_WRITE,    /* pwrite(io.fd, io.buf, io.len, io.off). done: n or -errno */
     CONN_OP_FSYNC,    /* fsync(io.fd). done: 0 or -errno */
@@ -97,7 +97,8 @@ struct conn_io {
     const char *path;    /* OPEN, RENAME (from), UNLINK */
     const char *path2;   /* RENAME (to) */
     struct open_how how; /* OPEN */
-    unsigned flags;      /* RENAME: 0 or RENAME_NOREPLACE */
+    unsigned flags;      /* RENAME: 0 or RENAME_NOREPLACE; STAT by path: 0 or
+                            AT_SYMLINK_NOFOLLOW */
     void *buf;           /* READ, WRITE, SEND */
     size_t len;          /* READ, WRITE, SEND, SENDFILE (at most CONN_SENDFILE_MAX) */
     uint64_t off;        /* READ, WRITE, SENDFILE */

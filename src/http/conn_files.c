@@ -15,6 +15,7 @@
 #include "http/cond.h"
 #include "http/conn_files.h"
 #include "http/conn_internal.h"
+#include "http/file_cache.h"
 #include "http/files_internal.h"
 #include "http/mime.h"
 #include "http/range.h"
@@ -22,18 +23,33 @@
 #define FILES_SMALL_MAX (8 * 1024) /* read into the output buffer, one send */
 /* ETag, Last-Modified, Accept-Ranges and a Content-Range. */
 #define FILES_FIELDS_MAX 256
+/* Room for the head of a response from the cache (validators, type). */
+#define FILES_CACHED_HEAD_MAX 640
 /* A multipart/byteranges part head, or the closing delimiter. */
 #define FILES_PART_HEAD_MAX 320
 
 static int files_part_next(struct conn *c, struct conn_io *io);
+static int files_cached_next(struct conn *c, struct conn_io *io);
+static void files_get_finish(struct conn *c);
 
 /* ---- GET and HEAD ---- */
 
 void files_get_start(struct conn *c)
 {
-    c->blk->nranges = 0;
+    struct conn_block *b = c->blk;
+    struct file_cache_entry *e;
+
+    b->nranges = 0;
+    b->cached = NULL;
     c->state = CONN_STATE_FILE;
     c->step = FILES_GET_OPEN;
+    /* Take the generation before looking at the file: an upload that ends
+     * after this moment leaves whatever is cached from now stale. */
+    b->cache_gen = file_cache_generation(b->arg, b->arg_len);
+    /* A Range goes the file's way: parts may outlast the cache entry. */
+    if (c->ctx->file_cache && !b->cond.range && (e = file_cache_find(b->arg, b->arg_len)))
+        c->step = file_cache_fresh(e, b->arg, b->arg_len, conn_now()) ? FILES_GET_CACHED
+                                                                      : FILES_GET_RECHECK;
 }
 
 static int files_get_next(struct conn *c, struct conn_io *io)
@@ -41,6 +57,15 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     struct outbuf *o = &c->blk->out;
 
     switch ((enum files_step)c->step) {
+    case FILES_GET_RECHECK:
+        io->op = CONN_OP_STAT;
+        io->dirfd = c->ctx->dirfd;
+        io->path = c->blk->arg;
+        io->flags = 0; /* the file GET would serve, through a symlink too */
+        io->stx = &c->blk->stx;
+        return 1;
+    case FILES_GET_CACHED:
+        return files_cached_next(c, io);
     case FILES_GET_OPEN:
         /* O_NONBLOCK: opening a FIFO must not block; it is refused below. */
         files_open_io(io, c->ctx->dirfd, c->blk->arg, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
@@ -72,6 +97,10 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     case FILES_GET_PART_END:
         return files_part_next(c, io);
     case FILES_GET_CLOSE:
+        if (c->file_fd < 0) { /* answered from the cache */
+            files_get_finish(c);
+            return 0;
+        }
         io->op = CONN_OP_CLOSE_FILE;
         io->fd = c->file_fd;
         return 1;
@@ -132,6 +161,13 @@ static void files_send_data(struct conn *c, uint64_t off, uint64_t len)
     c->file_left = len;
     if (c->rflags & CONN_REQ_HEAD || len == 0)
         c->file_left = 0;
+    if (c->file_left && c->blk->cached) {
+        /* files_cached_next made room for the whole response. */
+        memcpy(o->data + o->len, c->blk->cached + off, len);
+        o->len += len;
+        c->bytes_out += len;
+        c->file_left = 0;
+    }
     if (c->file_left == 0)
         c->step = FILES_GET_CLOSE;
     else if (len <= FILES_SMALL_MAX && len <= o->cap - o->len)
@@ -282,6 +318,81 @@ static int files_part_next(struct conn *c, struct conn_io *io)
     return 0;
 }
 
+/* The response is queued (or its error decided): log it and go on. */
+static void files_get_finish(struct conn *c)
+{
+    if (!(c->rflags & CONN_REQ_HEAD_QUEUED)) {
+        conn_respond_error(c, c->status, NULL);
+        return;
+    }
+    conn_request_done(c);
+}
+
+/* A whole small file was just read into the output buffer: keep it. */
+static void files_cache_keep(struct conn *c)
+{
+    struct conn_block *b = c->blk;
+    uint64_t size = b->stx.stx_size;
+
+    if (c->ctx->file_cache && c->file_off == size && size <= b->out.len)
+        file_cache_insert(b->arg, b->arg_len, &b->stx, b->out.data + b->out.len - size,
+                          b->cache_gen, conn_now(), c->ctx->file_cache);
+}
+
+/* The STAT of the name is back: serve the cached copy if it is still the
+ * file, else forget it and open the file. */
+static void files_recheck_done(struct conn *c, long res)
+{
+    struct conn_block *b = c->blk;
+    struct file_cache_entry *e = file_cache_find(b->arg, b->arg_len);
+
+    if (res == 0 && e && file_cache_same(e, &b->stx)) {
+        file_cache_checked(e, b->cache_gen, conn_now());
+        c->step = FILES_GET_CACHED;
+        return;
+    }
+    file_cache_drop(b->arg, b->arg_len);
+    c->step = FILES_GET_OPEN;
+}
+
+/* Answer from the cache, without a file operation. The entry is looked up
+ * again here: a flush may have let other connections of this thread evict
+ * it. Its bytes are copied before this call returns. */
+static int files_cached_next(struct conn *c, struct conn_io *io)
+{
+    struct conn_block *b = c->blk;
+    struct outbuf *o = &b->out;
+    struct file_cache_entry *e = file_cache_find(b->arg, b->arg_len);
+
+    if (!e) {
+        c->step = FILES_GET_OPEN;
+        return 0;
+    }
+    size_t need = FILES_CACHED_HEAD_MAX + (e->data ? e->size : 0);
+    if (o->cap - o->len < need && conn_flush(c, io))
+        return 1;
+    if (o->cap - o->len < need) {
+        c->step = FILES_GET_OPEN; /* cannot happen with an empty buffer; be safe */
+        return 0;
+    }
+    b->stx = (struct statx){.stx_mode = S_IFREG, .stx_ino = e->ino, .stx_size = e->size};
+    b->stx.stx_mtime.tv_sec = e->mtime_sec;
+    b->stx.stx_mtime.tv_nsec = e->mtime_nsec;
+    if (!e->data && !(c->rflags & CONN_REQ_HEAD)) {
+        /* Validators only: enough unless the answer has a body. */
+        struct cond_validators v;
+        files_validators(c, &v);
+        if (cond_evaluate(&b->cond, &v, true) == COND_PROCEED) {
+            c->step = FILES_GET_OPEN;
+            return 0;
+        }
+    }
+    b->cached = e->data;
+    files_get_stat_done(c, 0);
+    b->cached = NULL;
+    return 0;
+}
+
 static void files_get_done(struct conn *c, long res)
 {
     switch ((enum files_step)c->step) {
@@ -294,6 +405,11 @@ static void files_get_done(struct conn *c, long res)
         c->step = FILES_GET_STAT;
         return;
     case FILES_GET_STAT:
+        /* Keep the validators now (a 304 or HEAD needs no more); the bytes
+         * of a small file follow once read. */
+        if (res == 0 && c->ctx->file_cache)
+            file_cache_insert(c->blk->arg, c->blk->arg_len, &c->blk->stx, NULL, c->blk->cache_gen,
+                              conn_now(), c->ctx->file_cache);
         files_get_stat_done(c, res);
         return;
     case FILES_GET_READ:
@@ -309,16 +425,17 @@ static void files_get_done(struct conn *c, long res)
         c->file_off += (uint64_t)res;
         c->file_left -= (uint64_t)res;
         c->bytes_out += (uint64_t)res;
+        if (c->file_left == 0 && c->step == FILES_GET_READ && c->status == 200)
+            files_cache_keep(c);
         if (c->file_left == 0)
             files_data_done(c);
         return;
+    case FILES_GET_RECHECK:
+        files_recheck_done(c, res);
+        return;
     case FILES_GET_CLOSE:
         c->file_fd = -1;
-        if (!(c->rflags & CONN_REQ_HEAD_QUEUED)) {
-            conn_respond_error(c, c->status, NULL);
-            return;
-        }
-        conn_request_done(c);
+        files_get_finish(c);
         return;
     default:
         return;

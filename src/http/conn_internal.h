@@ -44,6 +44,8 @@ struct conn_block {
     struct byte_range *ranges; /* GET with Range: the parts (in arena) */
     const char *boundary;      /* multipart/byteranges: its boundary (in arena) */
     const char *ctype;         /* the file's Content-Type */
+    const char *cached;        /* GET from the file cache: its bytes, else NULL */
+    uint32_t cache_gen;        /* the name's cache generation at the start */
     uint8_t nranges, range_i;  /* how many parts; the one being sent */
     char in[CONN_IN_CAP];
     char out_mem[CONN_OUT_CAP];

@@ -17,6 +17,7 @@
 #include "http/cond.h"
 #include "http/conn_files.h"
 #include "http/conn_internal.h"
+#include "http/file_cache.h"
 #include "http/files_internal.h"
 
 #define FILES_TMP_TRIES 8
@@ -132,6 +133,7 @@ int files_put_next(struct conn *c, struct conn_io *io)
         io->op = CONN_OP_STAT;
         io->dirfd = c->dir_fd;
         io->path = b->base;
+        io->flags = AT_SYMLINK_NOFOLLOW; /* the name itself, which the rename replaces */
         io->stx = &b->stx;
         return 1;
     case FILES_PUT_RENAME:
@@ -245,6 +247,21 @@ static void files_tmp_open_done(struct conn *c, long res)
         response_continue_write(&c->blk->out);
 }
 
+/* The name now holds another file, or none: tell every thread's file cache
+ * before the client can hear of it. The name was split in place into
+ * parent and base (files_open_parent_start); join it for the moment. */
+static void files_name_changed(struct conn *c)
+{
+    struct conn_block *b = c->blk;
+    char *cut = b->base != b->arg ? (char *)b->base - 1 : NULL;
+
+    if (cut)
+        *cut = '/';
+    file_cache_touch(b->arg, b->arg_len);
+    if (cut)
+        *cut = '\0';
+}
+
 static void files_rename_done(struct conn *c, long res)
 {
     bool create_only = cond_request_none_match_any(&c->blk->cond);
@@ -268,6 +285,7 @@ static void files_rename_done(struct conn *c, long res)
         c->status = 201;
     c->flags &= (uint8_t)~CONN_FLAG_TMP;
     c->step = FILES_PUT_DIRSYNC;
+    files_name_changed(c);
 }
 
 void files_put_done(struct conn *c, long res)
@@ -317,6 +335,7 @@ void files_put_done(struct conn *c, long res)
         }
         c->status = 204;
         c->step = FILES_PUT_DIRSYNC;
+        files_name_changed(c);
         return;
     case FILES_PUT_DIRSYNC:
         c->step = FILES_PUT_CLOSE_DIR; /* the rename is done; a failed dir sync is not reported */

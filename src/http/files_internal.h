@@ -10,6 +10,8 @@
 #include "http/conn.h"
 
 enum files_step {
+    FILES_GET_RECHECK, /* STAT of the name: is the cached copy still the file? */
+    FILES_GET_CACHED,  /* answer from the file cache */
     FILES_GET_OPEN,
     FILES_GET_STAT,
     FILES_GET_READ,

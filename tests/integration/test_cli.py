@@ -12,7 +12,7 @@ from helpers import free_port, sanitizer_report, wait_until
 # Every flag of the contract's synopsis.
 FLAGS = ["--directory", "--port", "--bind", "--engine", "--workers", "--threads",
          "--idle-timeout", "--header-timeout", "--max-request-size", "--max-connections",
-         "--access-log", "--mime-types", "--quiet", "--help", "--version"]
+         "--access-log", "--mime-types", "--file-cache", "--quiet", "--help", "--version"]
 
 
 def run(binary, *args, timeout=10):
@@ -64,6 +64,8 @@ def check_usage_error(p, needle):
     (["--max-connections", "many"], "many"),
     (["--threads", "lots"], "lots"),
     (["--workers", "x"], "x"),
+    (["--file-cache", "-1"], "-1"),
+    (["--file-cache", "2000000"], "2000000"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_bad_flag_or_value_exits_2_with_one_line(server_bin, args, needle):
     check_usage_error(run(server_bin, *args), needle)

@@ -23,6 +23,7 @@ struct drive {
     size_t out_len;
     int sends, closed, shut, timeouts;
     int writes;             /* WRITE ops (upload pieces) */
+    int file_ops;           /* OPEN, STAT and READ ops */
     int idle_without_block; /* saw a RECV with no block held */
 };
 
@@ -52,6 +53,8 @@ static void drive_op(struct conn *c, struct drive *d, const struct conn_io *io)
     size_t n;
     void *p;
 
+    if (io->op == CONN_OP_OPEN || io->op == CONN_OP_STAT || io->op == CONN_OP_READ)
+        d->file_ops++;
     switch (io->op) {
     case CONN_OP_RECV:
         if (d->pos == d->in_len) {
@@ -114,6 +117,7 @@ static void drive(struct drive *d)
 
     d->pos = d->out_len = 0;
     d->sends = d->closed = d->shut = d->timeouts = d->idle_without_block = d->writes = 0;
+    d->file_ops = 0;
     if (!d->chunk)
         d->chunk = SIZE_MAX;
     if (!d->send_max)
@@ -427,6 +431,112 @@ static void test_large_file_and_names(void)
     CHECK_INT_EQ(count_dir_entries(), 1);
 }
 
+static void put_file(const char *name, const char *text)
+{
+    int fd = openat(test_dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* One GET of name: its status and body, and how many file ops it took. */
+static int cached_get(const char *req, char *body, size_t cap, int *ops)
+{
+    static struct drive d;
+    char head[1024];
+
+    d = (struct drive){.in = req, .in_len = strlen(req)};
+    drive(&d);
+    *ops = d.file_ops;
+    return response_at(&d, 0, body, cap, head, sizeof(head));
+}
+
+/* The file cache: a hot small file costs no file operation; a change
+ * behind the server's back is seen in the next second (one STAT then), an
+ * upload through the server at once. */
+static void test_file_cache(void)
+{
+    static const char get[] = "GET /files/c.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char put[] =
+        "PUT /files/c.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthird";
+    static const char range[] = "GET /files/c.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\n\r\n";
+    time_t t0 = time(NULL);
+    char body[64];
+    int ops;
+
+    put_file("c.txt", "first");
+    ctx.file_cache = 8;
+    conn_set_now(t0);
+    CHECK_INT_EQ(cached_get(get, body, sizeof(body), &ops), 200);
+    CHECK_STR_EQ(body, "first");
+    CHECK_INT_EQ(ops, 3); /* open, stat, read */
+    CHECK_INT_EQ(cached_get(get, body, sizeof(body), &ops), 200);
+    CHECK_STR_EQ(body, "first");
+    CHECK_INT_EQ(ops, 0); /* from memory */
+
+    /* Rewritten behind the server's back: trusted for the rest of the
+     * second it was checked in, seen in the next one. */
+    put_file("c.txt", "second!");
+    CHECK_INT_EQ(cached_get(get, body, sizeof(body), &ops), 200);
+    CHECK_STR_EQ(body, "first");
+    conn_set_now(t0 + 1);
+    CHECK_INT_EQ(cached_get(get, body, sizeof(body), &ops), 200);
+    CHECK_STR_EQ(body, "second!");
+    CHECK_INT_EQ(ops, 4); /* the check (stat of the name), then open, stat, read */
+    conn_set_now(t0 + 2);
+    CHECK_INT_EQ(cached_get(get, body, sizeof(body), &ops), 200);
+    CHECK_INT_EQ(ops, 1); /* unchanged: one stat of the name */
+
+    /* An upload through the server is seen by the very next request. */
+    CHECK_INT_EQ(cached_get(put, body, sizeof(body), &ops), 204);
+    CHECK_INT_EQ(cached_get(get, body, sizeof(body), &ops), 200);
+    CHECK_STR_EQ(body, "third");
+
+    /* A Range is served from the file, not the cache. */
+    CHECK_INT_EQ(cached_get(range, body, sizeof(body), &ops), 206);
+    CHECK_STR_EQ(body, "th");
+    CHECK(ops > 0);
+
+    /* A large file: its validators are kept, its bytes are not. A 304 and a
+     * HEAD need no file operation; a GET of the body opens the file. */
+    static char big[20000], got[20001];
+    static char req[256];
+    static struct drive d;
+    char head[1024];
+    int fd = openat(test_dirfd, "large.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0 && write(fd, big, sizeof(big)) == (ssize_t)sizeof(big));
+    close(fd);
+    static const char get_large[] = "GET /files/large.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    d = (struct drive){.in = get_large, .in_len = strlen(get_large)};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 200);
+    const char *etag = strstr(head, "ETag: ");
+    CHECK(etag);
+    snprintf(req, sizeof(req),
+             "GET /files/large.bin HTTP/1.1\r\nHost: x\r\nIf-None-Match: %.*s\r\n\r\n",
+             (int)(strstr(etag, "\r\n") - etag - 6), etag + 6);
+    CHECK_INT_EQ(cached_get(req, body, sizeof(body), &ops), 304);
+    CHECK_INT_EQ(ops, 0);
+    static const char head_large[] = "HEAD /files/large.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    d = (struct drive){.in = head_large, .in_len = strlen(head_large), .head_mask = 1};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 200);
+    CHECK(strstr(head, "Content-Length: 20000\r\n"));
+    CHECK_INT_EQ(d.file_ops, 0);
+    d = (struct drive){.in = get_large, .in_len = strlen(get_large)};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 200);
+    CHECK(d.file_ops >= 2); /* open, stat */
+    CHECK(unlinkat(test_dirfd, "large.bin", 0) == 0);
+
+    /* Deleted behind the server's back: 404 in the next second. */
+    CHECK(unlinkat(test_dirfd, "c.txt", 0) == 0);
+    conn_set_now(t0 + 3);
+    CHECK_INT_EQ(cached_get(get, body, sizeof(body), &ops), 404);
+    ctx.file_cache = 0;
+    conn_set_now(time(NULL));
+}
+
 static void test_access_log(void)
 {
     static const char req[] = "GET /echo/hi HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.0\r\n\r\n";
@@ -461,6 +571,7 @@ int main(void)
     test_upload_writes_coalesced();
     test_upload_refused_leaves_old_file();
     test_large_file_and_names();
+    test_file_cache();
     test_access_log();
 
     unlinkat(test_dirfd, "up.txt", 0);

@@ -1,0 +1,225 @@
+/* file_cache.c - see file_cache.h. One table per thread: a chained hash of
+ * nodes on an LRU list; each node holds the name and the bytes after it. The
+ * generations are process-wide atomics, one per bucket of names (a bump
+ * only ever costs other names in the bucket one extra STAT). */
+#include "http/file_cache.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#define FILE_CACHE_GEN_BUCKETS 4096
+
+struct fc_node {
+    struct file_cache_entry e;
+    struct fc_node *chain;       /* next in the hash bucket */
+    struct fc_node *prev, *next; /* LRU: head is the most recent */
+    uint64_t hash;
+    size_t bytes; /* what the node costs the global budget */
+    size_t name_len;
+    char name[]; /* name, NUL, then the data */
+};
+
+struct fc_table {
+    struct fc_node **buckets;
+    size_t mask;
+    size_t count;
+    struct fc_node *head, *tail;
+};
+
+static _Thread_local struct fc_table *fc;
+static _Atomic uint32_t fc_gen[FILE_CACHE_GEN_BUCKETS];
+static atomic_size_t fc_bytes;
+
+/* FNV-1a. */
+static uint64_t fc_hash(const char *s, size_t len)
+{
+    uint64_t h = 14695981039346656037u;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+uint32_t file_cache_generation(const char *name, size_t len)
+{
+    return atomic_load_explicit(&fc_gen[fc_hash(name, len) % FILE_CACHE_GEN_BUCKETS],
+                                memory_order_acquire);
+}
+
+void file_cache_touch(const char *name, size_t len)
+{
+    atomic_fetch_add_explicit(&fc_gen[fc_hash(name, len) % FILE_CACHE_GEN_BUCKETS], 1,
+                              memory_order_release);
+}
+
+static struct fc_node **fc_slot(uint64_t hash, const char *name, size_t len)
+{
+    struct fc_node **p = &fc->buckets[hash & fc->mask];
+
+    while (*p && ((*p)->hash != hash || (*p)->name_len != len || memcmp((*p)->name, name, len)))
+        p = &(*p)->chain;
+    return p;
+}
+
+static void fc_lru_unlink(struct fc_node *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        fc->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        fc->tail = n->prev;
+}
+
+static void fc_lru_push(struct fc_node *n)
+{
+    n->prev = NULL;
+    n->next = fc->head;
+    if (fc->head)
+        fc->head->prev = n;
+    fc->head = n;
+    if (!fc->tail)
+        fc->tail = n;
+}
+
+/* Unlink and free the node at *slot. */
+static void fc_remove(struct fc_node **slot)
+{
+    struct fc_node *n = *slot;
+
+    *slot = n->chain;
+    fc_lru_unlink(n);
+    fc->count--;
+    atomic_fetch_sub_explicit(&fc_bytes, n->bytes, memory_order_relaxed);
+    free(n);
+}
+
+struct file_cache_entry *file_cache_find(const char *name, size_t len)
+{
+    if (!fc)
+        return NULL;
+    struct fc_node *n = *fc_slot(fc_hash(name, len), name, len);
+    if (!n)
+        return NULL;
+    fc_lru_unlink(n);
+    fc_lru_push(n);
+    return &n->e;
+}
+
+bool file_cache_fresh(const struct file_cache_entry *e, const char *name, size_t len, time_t now)
+{
+    return e->checked == now && e->gen == file_cache_generation(name, len);
+}
+
+bool file_cache_same(const struct file_cache_entry *e, const struct statx *stx)
+{
+    return S_ISREG(stx->stx_mode) && e->dev == makedev(stx->stx_dev_major, stx->stx_dev_minor) &&
+           e->ino == stx->stx_ino && e->size == stx->stx_size &&
+           e->mtime_sec == stx->stx_mtime.tv_sec && e->mtime_nsec == stx->stx_mtime.tv_nsec &&
+           e->ctime_sec == stx->stx_ctime.tv_sec && e->ctime_nsec == stx->stx_ctime.tv_nsec;
+}
+
+void file_cache_checked(struct file_cache_entry *e, uint32_t gen, time_t now)
+{
+    e->gen = gen;
+    e->checked = now;
+}
+
+void file_cache_drop(const char *name, size_t len)
+{
+    if (!fc)
+        return;
+    struct fc_node **slot = fc_slot(fc_hash(name, len), name, len);
+    if (*slot)
+        fc_remove(slot);
+}
+
+static bool fc_create(unsigned cap)
+{
+    size_t n = 64;
+
+    while (n < cap && n < (SIZE_MAX >> 2))
+        n <<= 1;
+    fc = calloc(1, sizeof(*fc));
+    if (!fc)
+        return false;
+    fc->buckets = calloc(n, sizeof(*fc->buckets));
+    if (!fc->buckets) {
+        free(fc);
+        fc = NULL;
+        return false;
+    }
+    fc->mask = n - 1;
+    return true;
+}
+
+/* Evict this thread's least recent entries until one of bytes more fits
+ * under cap entries and the global budget. false when it cannot. */
+static bool fc_make_room(size_t bytes, unsigned cap)
+{
+    while (fc->count >= cap ||
+           atomic_load_explicit(&fc_bytes, memory_order_relaxed) + bytes > FILE_CACHE_BYTES_MAX) {
+        if (!fc->tail)
+            return false; /* the budget is other threads' */
+        struct fc_node *t = fc->tail;
+        fc_remove(fc_slot(t->hash, t->name, t->name_len));
+    }
+    return true;
+}
+
+void file_cache_insert(const char *name, size_t len, const struct statx *stx, const void *data,
+                       uint32_t gen, time_t now, unsigned cap)
+{
+    size_t size = data ? stx->stx_size : 0;
+
+    if (cap == 0 || len > FILE_CACHE_NAME_MAX || (data && size > FILE_CACHE_SIZE_MAX) ||
+        !S_ISREG(stx->stx_mode) || (!fc && !fc_create(cap)))
+        return;
+    file_cache_drop(name, len);
+    size_t bytes = sizeof(struct fc_node) + len + 1 + size;
+    if (!fc_make_room(bytes, cap))
+        return;
+    struct fc_node *n = malloc(bytes);
+    if (!n)
+        return;
+    n->hash = fc_hash(name, len);
+    n->bytes = bytes;
+    n->name_len = len;
+    memcpy(n->name, name, len);
+    n->name[len] = '\0';
+    if (data)
+        memcpy(n->name + len + 1, data, size);
+    n->e = (struct file_cache_entry){
+        .dev = makedev(stx->stx_dev_major, stx->stx_dev_minor),
+        .ino = stx->stx_ino,
+        .size = stx->stx_size,
+        .mtime_sec = stx->stx_mtime.tv_sec,
+        .mtime_nsec = stx->stx_mtime.tv_nsec,
+        .ctime_sec = stx->stx_ctime.tv_sec,
+        .ctime_nsec = stx->stx_ctime.tv_nsec,
+        .gen = gen,
+        .checked = now,
+        .data = data ? n->name + len + 1 : NULL,
+    };
+    struct fc_node **slot = &fc->buckets[n->hash & fc->mask];
+    n->chain = *slot;
+    *slot = n;
+    fc_lru_push(n);
+    fc->count++;
+    atomic_fetch_add_explicit(&fc_bytes, bytes, memory_order_relaxed);
+}
+
+void file_cache_thread_cleanup(void)
+{
+    if (!fc)
+        return;
+    while (fc->tail)
+        fc_remove(fc_slot(fc->tail->hash, fc->tail->name, fc->tail->name_len));
+    free(fc->buckets);
+    free(fc);
+    fc = NULL;
+}
