@@ -63,13 +63,16 @@ def test_mass_idle_expiry_does_not_stall_new_clients(make_server, engine):
     old = raise_nofile(N_IDLE + 500)
     socks = []
     try:
-        srv = make_server("--idle-timeout", "4")
+        # Long enough that the last of them is accepted before the first
+        # expires, even on a loaded machine (4 s was not, once, in CI).
+        idle = 8
+        srv = make_server("--idle-timeout", str(idle))
         t0 = time.monotonic()
         socks = open_idle(srv, N_IDLE)
         wait_until(lambda: open_fds(srv.proc.pid) >= N_IDLE, 30, 0.1,
                    what="the server to accept them all")
         worst = 0.0
-        until = t0 + 4 + (time.monotonic() - t0) + 2
+        until = t0 + idle + (time.monotonic() - t0) + 2
         while time.monotonic() < until:
             t = time.monotonic()
             c = served(srv, "/echo/probe", timeout=5.0)
