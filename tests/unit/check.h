@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define CHECK_FAIL_(...)                                                                           \
     do {                                                                                           \
@@ -46,5 +48,25 @@
             CHECK_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)",                  \
                         b_ ? b_ : "(null)");                                                       \
     } while (0)
+
+/* A copy of s[0..len) (at most 3 pages) that ends exactly at an inaccessible
+ * page, so that a parser reading one byte past len faults (picohttpparser's
+ * test.c does the same). Each call reuses the same pages. */
+static inline const char *check_guarded(const char *s, size_t len)
+{
+    static char *base;
+    static size_t page;
+
+    if (!base) {
+        page = (size_t)sysconf(_SC_PAGESIZE);
+        base = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK(base != MAP_FAILED);
+        CHECK(mprotect(base + 3 * page, page, PROT_NONE) == 0);
+    }
+    CHECK(len <= 3 * page);
+    char *p = base + 3 * page - len;
+    memcpy(p, s, len);
+    return p;
+}
 
 #endif

@@ -1,30 +1,8 @@
 /* test_parse.c - the request-head parser, fed whole, byte by byte and split
  * at every point; each input sits right before a guard page so that reading
  * one byte too far faults (picohttpparser's test.c does the same). */
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include "check.h"
 #include "http/parse.h"
-
-static char *guard_base;
-static size_t guard_page;
-
-/* A copy of s[0..len) that ends exactly at an inaccessible page. */
-static const char *guarded(const char *s, size_t len)
-{
-    if (!guard_base) {
-        guard_page = (size_t)sysconf(_SC_PAGESIZE);
-        size_t span = 4 * guard_page; /* 3 readable pages (> 8 KiB) + guard */
-        guard_base = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        CHECK(guard_base != MAP_FAILED);
-        CHECK(mprotect(guard_base + 3 * guard_page, guard_page, PROT_NONE) == 0);
-    }
-    CHECK(len <= 3 * guard_page);
-    char *p = guard_base + 3 * guard_page - len;
-    memcpy(p, s, len);
-    return p;
-}
 
 /* Parse s fed in pieces: first `split` bytes, then the rest one call per
  * `step` bytes (the parser is given the growing prefix each time, as a
@@ -38,7 +16,7 @@ static int parse_fed(struct http_request *r, const char *s, size_t len, size_t s
     for (;;) {
         if (have > len)
             have = len;
-        ret = http_parse_request(r, guarded(s, have), have);
+        ret = http_parse_request(r, check_guarded(s, have), have);
         if (ret != -2 || have == len)
             return ret;
         have += step ? step : len;
@@ -71,7 +49,7 @@ static void test_simple_every_split(void)
             struct http_request r;
             int n = parse_fed(&r, req, len, split, step);
             CHECK_INT_EQ(n, len);
-            const char *buf = guarded(req, len);
+            const char *buf = check_guarded(req, len);
             CHECK_INT_EQ(r.method, HTTP_METHOD_GET);
             CHECK_MEM_EQ(buf + r.target.off, r.target.len, "/echo/abc");
             CHECK_MEM_EQ(buf + r.line.off, r.line.len, "GET /echo/abc HTTP/1.1");
@@ -200,20 +178,20 @@ static void test_early_rejection(void)
     struct http_request r;
 
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded("\x16\x03\x01", 3), 3), -1); /* TLS hello */
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded("\x16\x03\x01", 3), 3), -1); /* TLS hello */
     CHECK_INT_EQ(r.error, 400);
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded("GET / HTTP/1.1\r\nBad Name", 24), 24), -1);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded("GET / HTTP/1.1\r\nBad Name", 24), 24), -1);
     /* A CR that ended one read and is followed by anything but LF in the
      * next is bare, whatever the split (found by fuzz_parse). */
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded("GET / HTTP/1.1\r\nHost: a\r", 24), 24), -2);
-    CHECK_INT_EQ(http_parse_request(&r, guarded("GET / HTTP/1.1\r\nHost: a\rb", 25), 25), -1);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded("GET / HTTP/1.1\r\nHost: a\r", 24), 24), -2);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded("GET / HTTP/1.1\r\nHost: a\rb", 25), 25), -1);
     CHECK_INT_EQ(r.error, 400);
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded("GET", 3), 3), -2);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded("GET", 3), 3), -2);
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded("GET / HTTP/1.1\r\nHost", 20), 20), -2);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded("GET / HTTP/1.1\r\nHost", 20), 20), -2);
 }
 
 static void test_limits(void)
@@ -226,19 +204,20 @@ static void test_limits(void)
     memcpy(big, "GET /", 5);
     memset(big + 5, 'a', HTTP_MAX_HEAD);
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded(big, HTTP_MAX_HEAD), HTTP_MAX_HEAD), -1);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded(big, HTTP_MAX_HEAD), HTTP_MAX_HEAD), -1);
     CHECK_INT_EQ(r.error, 414);
     n = 5 + HTTP_MAX_HEAD;
     memcpy(big + n, " HTTP/1.1\r\n\r\n", 13);
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded(big, n + 13), n + 13), -1);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded(big, n + 13), n + 13), -1);
     CHECK_INT_EQ(r.error, 414);
 
     /* One huge header: 431. */
     n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nX: ");
     memset(big + n, 'b', HTTP_MAX_HEAD);
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded(big, n + HTTP_MAX_HEAD), n + HTTP_MAX_HEAD), -1);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded(big, n + HTTP_MAX_HEAD), n + HTTP_MAX_HEAD),
+                 -1);
     CHECK_INT_EQ(r.error, 431);
 
     /* Exactly at the limit is fine. */
@@ -247,7 +226,8 @@ static void test_limits(void)
     memset(big + n, 'c', fill);
     memcpy(big + n + fill, "\r\n\r\n", 4);
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded(big, HTTP_MAX_HEAD), HTTP_MAX_HEAD), HTTP_MAX_HEAD);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded(big, HTTP_MAX_HEAD), HTTP_MAX_HEAD),
+                 HTTP_MAX_HEAD);
 
     /* Too many header lines: 431. */
     n = (size_t)sprintf(big, "GET / HTTP/1.1\r\n");
@@ -255,7 +235,7 @@ static void test_limits(void)
         n += (size_t)sprintf(big + n, "H%d: v\r\n", i);
     n += (size_t)sprintf(big + n, "\r\n");
     http_request_reset(&r);
-    CHECK_INT_EQ(http_parse_request(&r, guarded(big, n), n), -1);
+    CHECK_INT_EQ(http_parse_request(&r, check_guarded(big, n), n), -1);
     CHECK_INT_EQ(r.error, 431);
 }
 
@@ -263,7 +243,7 @@ static void test_header_iteration(void)
 {
     static const char req[] = "GET / HTTP/1.1\r\nA: 1\r\nb: 2\r\na: 3\r\nEmpty:\r\n\r\n";
     size_t len = sizeof(req) - 1;
-    const char *buf = guarded(req, len);
+    const char *buf = check_guarded(req, len);
     struct http_request r;
     int it = 0;
 

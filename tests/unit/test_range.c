@@ -1,36 +1,15 @@
 /* test_range.c - the Range parser: forms, clipping, unsatisfiable specs, the
  * refusals that keep a response no larger than the file, and every value
  * cut at every length before an unreadable page. */
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include "check.h"
 #include "http/range.h"
-
-static char *guard_base;
-static size_t guard_page;
-
-static const char *guarded(const char *s, size_t len)
-{
-    if (!guard_base) {
-        guard_page = (size_t)sysconf(_SC_PAGESIZE);
-        guard_base =
-            mmap(NULL, 2 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        CHECK(guard_base != MAP_FAILED);
-        CHECK(mprotect(guard_base + guard_page, guard_page, PROT_NONE) == 0);
-    }
-    CHECK(len <= guard_page);
-    char *p = guard_base + guard_page - len;
-    memcpy(p, s, len);
-    return p;
-}
 
 static struct byte_range got[RANGE_MAX];
 static unsigned ngot;
 
 static enum range_result parse(const char *v, uint64_t size)
 {
-    return range_parse(guarded(v, strlen(v)), strlen(v), size, got, &ngot);
+    return range_parse(check_guarded(v, strlen(v)), strlen(v), size, got, &ngot);
 }
 
 /* One satisfiable range first-last. */
@@ -113,7 +92,7 @@ static void test_every_cut(void)
     for (size_t k = 0; k < 3; k++) {
         size_t len = strlen(values[k]);
         for (size_t n = 0; n <= len; n++) {
-            enum range_result r = range_parse(guarded(values[k], n), n, 1000, got, &ngot);
+            enum range_result r = range_parse(check_guarded(values[k], n), n, 1000, got, &ngot);
             CHECK(r == RANGE_IGNORE || r == RANGE_OK);
             for (unsigned i = 0; r == RANGE_OK && i < ngot; i++)
                 CHECK(got[i].first <= got[i].last && got[i].last < 1000);
