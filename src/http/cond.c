@@ -168,11 +168,19 @@ static size_t cond_entity_tag(const char *s, size_t len, size_t i, size_t *tag, 
     return i + 1;
 }
 
-bool cond_etag_match(const char *s, size_t len, const char *etag, size_t etag_len, bool weak)
+/* Whether a list value is "*" alone (with OWS around it). */
+static bool cond_is_star(const char *s, size_t len)
 {
     size_t i = http_skip_ows(s, len, 0);
 
-    if (len - i >= 1 && s[i] == '*' && http_skip_ows(s, len, i + 1) == len)
+    return i < len && s[i] == '*' && http_skip_ows(s, len, i + 1) == len;
+}
+
+bool cond_etag_match(const char *s, size_t len, const char *etag, size_t etag_len, bool weak)
+{
+    size_t i = 0;
+
+    if (cond_is_star(s, len))
         return true;
     for (;;) {
         while (i < len && (s[i] == ',' || http_is_ows((unsigned char)s[i])))
@@ -201,13 +209,7 @@ bool cond_request_has_preconditions(const struct cond_request *r)
 
 bool cond_request_none_match_any(const struct cond_request *r)
 {
-    const char *s = r->if_none_match;
-    size_t len = r->if_none_match_len, i;
-
-    if (!s)
-        return false;
-    i = http_skip_ows(s, len, 0);
-    return i < len && s[i] == '*' && http_skip_ows(s, len, i + 1) == len;
+    return r->if_none_match && cond_is_star(r->if_none_match, r->if_none_match_len);
 }
 
 enum cond_result cond_evaluate(const struct cond_request *r, const struct cond_validators *v,
