@@ -415,12 +415,13 @@ static void files_get_done(struct conn *c, long res)
         c->step = FILES_GET_STAT;
         return;
     case FILES_GET_STAT:
-        /* Keep the validators now (a 304 or HEAD needs no more); the bytes
-         * of a small file follow once read. */
-        if (res == 0 && c->ctx->file_cache)
+        files_get_stat_done(c, res);
+        /* Keep the validators (a 304 or a HEAD needs no more), unless the
+         * whole small file is about to be read: files_cache_keep then keeps
+         * it all, in one entry. */
+        if (res == 0 && c->ctx->file_cache && !(c->step == FILES_GET_READ && c->status == 200))
             file_cache_insert(c->blk->arg, c->blk->arg_len, &c->blk->stx, NULL, c->blk->cache_gen,
                               conn_now(), c->ctx->file_cache);
-        files_get_stat_done(c, res);
         return;
     case FILES_GET_READ:
     case FILES_GET_SENDFILE:
