@@ -103,9 +103,7 @@ static int files_get_next(struct conn *c, struct conn_io *io)
             files_get_finish(c);
             return 0;
         }
-        io->op = CONN_OP_CLOSE_FILE;
-        io->fd = c->file_fd;
-        return 1;
+        return files_close_io(io, c->file_fd);
     default:
         conn_abort(c); /* a step without an operation: a bug, never a busy loop */
         return 0;
@@ -481,6 +479,13 @@ int files_status_for_open(int err)
     }
 }
 
+int files_close_io(struct conn_io *io, int fd)
+{
+    io->op = CONN_OP_CLOSE_FILE;
+    io->fd = fd;
+    return 1;
+}
+
 void files_open_io(struct conn_io *io, int dirfd, const char *path, uint64_t flags, uint64_t mode)
 {
     io->op = CONN_OP_OPEN;
@@ -522,8 +527,7 @@ void files_done(struct conn *c, long res)
 int files_cleanup_next(struct conn *c, struct conn_io *io)
 {
     if (c->file_fd >= 0) {
-        io->op = CONN_OP_CLOSE_FILE;
-        io->fd = c->file_fd;
+        files_close_io(io, c->file_fd);
         c->file_fd = -1; /* close releases the fd whatever it reports */
         return 1;
     }
@@ -535,8 +539,7 @@ int files_cleanup_next(struct conn *c, struct conn_io *io)
         return 1;
     }
     if (c->dir_fd >= 0) {
-        io->op = CONN_OP_CLOSE_FILE;
-        io->fd = c->dir_fd;
+        files_close_io(io, c->dir_fd);
         c->dir_fd = -1;
         return 1;
     }

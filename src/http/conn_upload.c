@@ -125,9 +125,7 @@ int files_put_next(struct conn *c, struct conn_io *io)
         io->fd = c->step == FILES_PUT_FSYNC ? c->file_fd : c->dir_fd;
         return 1;
     case FILES_PUT_CLOSE:
-        io->op = CONN_OP_CLOSE_FILE;
-        io->fd = c->file_fd;
-        return 1;
+        return files_close_io(io, c->file_fd);
     case FILES_PUT_PRECHECK:
     case FILES_PUT_RECHECK:
         io->op = CONN_OP_STAT;
@@ -156,9 +154,7 @@ int files_put_next(struct conn *c, struct conn_io *io)
         io->path = b->base;
         return 1;
     case FILES_PUT_CLOSE_DIR:
-        io->op = CONN_OP_CLOSE_FILE;
-        io->fd = c->dir_fd;
-        return 1;
+        return files_close_io(io, c->dir_fd);
     case FILES_PUT_FAIL:
         if (files_cleanup_next(c, io))
             return 1;

@@ -40,6 +40,9 @@ int files_status_for_open(int err);
 /* Fill io with an openat2 beneath dirfd. */
 void files_open_io(struct conn_io *io, int dirfd, const char *path, uint64_t flags, uint64_t mode);
 
+/* Fill io to close fd (a file or directory the machine opened). Returns 1. */
+int files_close_io(struct conn_io *io, int fd);
+
 /* The validators of the file in c->blk->stx. */
 void files_validators(struct conn *c, struct cond_validators *v);
 
