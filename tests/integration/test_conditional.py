@@ -295,3 +295,26 @@ def test_curl_time_condition_and_etag_compare(server, a_file, tmp_path):
     p = subprocess.run(["curl", "-sS", "-o", str(tmp_path / "body3"), "-w", "%{http_code}",
                         "--etag-compare", str(etags), url], capture_output=True, timeout=20)
     assert p.stdout == b"200" and (tmp_path / "body3").read_bytes() == b"changed\n"
+
+
+def test_put_if_match_checked_again_before_the_rename(server, a_file):
+    """The name changes while the body is still arriving: the second check,
+    just before the rename, refuses (412), the other writer's file stays,
+    and no temporary file is left behind."""
+    name, path = a_file
+    etag, _ = validators(server, name)
+    with server.conn() as c:
+        c.send(build_request("PUT", f"/files/{name}",
+                             {"If-Match": etag, "Content-Length": "10"}))
+        c.send(b"12345")
+        # the precheck has passed (the temporary file exists) ...
+        deadline = time.monotonic() + 5
+        while not [n for n in os.listdir(path.parent) if n.startswith(".ringhttpd-upload-")]:
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.01)
+        path.write_bytes(b"another writer\n")  # ... then someone else writes
+        c.send(b"67890")
+        r = c.read_response()
+        assert_empty_error(r, 412, "keep-alive")  # the body was read
+    assert path.read_bytes() == b"another writer\n"
+    assert not [n for n in os.listdir(path.parent) if n.startswith(".ringhttpd-upload-")]
