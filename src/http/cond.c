@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http/parse.h"
+#include "http/response.h"
 
 void cond_validators_of(struct cond_validators *v, uint64_t ino, uint64_t size, int64_t mtime_sec,
                         uint32_t mtime_nsec, int64_t now)
@@ -75,7 +76,9 @@ static int64_t cond_make_time(int64_t year, int mon, int day, int64_t tod)
     if (mon < 0 || day < 1 || day > mdays[mon] || (mon == 1 && day == 29 && !leap) || tod < 0 ||
         year < 1970)
         return -1;
-    return cond_days_from_civil(year, mon + 1, day) * 86400 + tod;
+    /* 9999-12-31 23:59:60 would be a second no IMF-fixdate can write. */
+    int64_t t = cond_days_from_civil(year, mon + 1, day) * 86400 + tod;
+    return t <= HTTP_DATE_MAX ? t : -1;
 }
 
 /* The length of the day name at s that is one of names, or 0. */

@@ -30,7 +30,8 @@ void cond_validators_of(struct cond_validators *v, uint64_t ino, uint64_t size, 
 /* An HTTP-date in any of the three forms a recipient must accept (RFC 9110
  * 5.6.7): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", RFC 850 "Sunday,
  * 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994". Returns
- * the seconds since the epoch, or -1 when s[0..len) is none of them. */
+ * the seconds since the epoch, or -1 when s[0..len) is none of them or
+ * is outside 1970..HTTP_DATE_MAX. */
 int64_t http_date_parse(const char *s, size_t len);
 
 /* Whether an If-Match or If-None-Match value ("*", or a list of

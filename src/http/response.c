@@ -34,9 +34,7 @@ const char *http_date_format(time_t t, char out[30])
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
 
-    if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
-        /* Not representable as a 4-digit year: say the epoch rather than
-         * write a malformed header. */
+    if (t < 0 || (int64_t)t > HTTP_DATE_MAX || !gmtime_r(&t, &tm)) {
         t = 0;
         gmtime_r(&t, &tm);
     }

@@ -21,8 +21,12 @@ struct outbuf {
 /* "Not Found" for 404, or NULL for a code outside the table. */
 const char *http_status_reason(int code);
 
+/* The last second an IMF-fixdate can write: 9999-12-31 23:59:59 GMT. */
+#define HTTP_DATE_MAX INT64_C(253402300799)
+
 /* The IMF-fixdate for t ("Sun, 06 Nov 1994 08:49:37 GMT"), 29 chars + NUL,
- * written to out, which is returned. */
+ * written to out, which is returned. A t outside 1970..HTTP_DATE_MAX is
+ * written as the epoch rather than as a malformed field. */
 const char *http_date_format(time_t t, char out[30]);
 
 /* The same, cached per thread for the current second (the Date field). */

@@ -4,6 +4,7 @@
  * past the length it was given faults. */
 #include "check.h"
 #include "http/cond.h"
+#include "http/response.h"
 
 static int64_t date_of(const char *s)
 {
@@ -21,6 +22,10 @@ static void test_dates(void)
     CHECK_INT_EQ(date_of("Thu, 31 Dec 2099 00:00:00 GMT"), 4102358400);
     CHECK_INT_EQ(date_of("Friday, 04-Dec-26 00:00:00 GMT"), 1796342400); /* 2026 */
     CHECK_INT_EQ(date_of("Thu Jan 01 00:00:00 1970"), 0);
+    /* The last second an IMF-fixdate can write; its leap second is not. */
+    CHECK_INT_EQ(date_of("Fri, 31 Dec 9999 23:59:59 GMT"), HTTP_DATE_MAX);
+    CHECK_INT_EQ(date_of("Fri, 31 Dec 9999 23:59:60 GMT"), -1);
+    CHECK_INT_EQ(date_of("Fri Dec 31 23:59:60 9999"), -1);
 
     static const char *bad[] = {
         "",
