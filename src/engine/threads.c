@@ -35,6 +35,7 @@
 #include "engine/file_ops.h"
 #include "engine/threads_internal.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 /* The core keeps request data in heap blocks, so workers need little stack. */
 #define WORKER_STACK_SIZE (64 * 1024)
@@ -97,6 +98,10 @@ void threads_session_free(struct session *s)
     conn_release(&s->c);
     free(s);
     engine_release(&e->adm);
+    /* Workers free the buffers, the poller trims: one that sleeps without a
+     * deadline must be told, or the end of a spike stays resident. */
+    if (mem_trim_due() && !atomic_exchange(&e->trim_signalled, true))
+        eventfd_signal(e->wake_fd);
 }
 
 /* IDLE measures progress, so every op restarts it; HEADER and LINGER run

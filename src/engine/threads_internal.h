@@ -56,8 +56,10 @@ struct session {
 
 struct engine {
     struct engine_env env;
-    int stop_fd; /* eventfd: readable once stop() ran */
-    int wake_fd; /* eventfd: a parked session's deadline is the earliest */
+    int stop_fd;                /* eventfd: readable once stop() ran */
+    int wake_fd;                /* eventfd: a parked session's deadline is the earliest,
+                                 * or memory is due to be trimmed */
+    atomic_bool trim_signalled; /* wake_fd written for a trim not yet done */
     int epfd;
     atomic_bool stopping;
     _Atomic uint64_t stop_ms;    /* CLOCK_MONOTONIC time of stop() */

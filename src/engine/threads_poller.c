@@ -281,6 +281,7 @@ void threads_poller_loop(struct engine *e)
         if (mem_trim_due()) { /* memory of a past spike */
             if (now - trim_ms >= TRIM_MS) {
                 trim_ms = now;
+                atomic_store(&e->trim_signalled, false);
                 mem_trim();
             } else {
                 wait = min_wait(wait, TRIM_MS);
