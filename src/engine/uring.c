@@ -413,6 +413,7 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     pthread_mutex_init(&e->gate_lock, NULL);
     pthread_cond_init(&e->gate_cond, NULL);
     e->nworkers = env->cfg->workers ? env->cfg->workers : 1;
+    e->sendfile_inline = uring_probe_cachestat();
     if (uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES) != URING_SQ_ENTRIES)
         log_warn("test setting: %u SQ/CQ entries per ring",
                  uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES));

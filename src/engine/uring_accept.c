@@ -12,7 +12,10 @@ void uring_arm_accept(struct uring_worker *w)
 {
     struct io_uring_sqe *sqe = uring_sqe(w);
 
-    io_uring_prep_multishot_accept(sqe, w->eng->env.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    /* Non-blocking for the inline sendfile(2); the ring's own recv and send
+     * wait for readiness on such a socket just the same. */
+    io_uring_prep_multishot_accept(sqe, w->eng->env.listen_fd, NULL, NULL,
+                                   SOCK_CLOEXEC | (w->eng->sendfile_inline ? SOCK_NONBLOCK : 0));
     io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_ACCEPT));
     w->accept_armed = 1;
 }

@@ -9,9 +9,12 @@
  * buffer at all. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +27,8 @@
 #define UCONN_SPILL_MAX (16 * 1024)        /* spilled input that pauses the recv */
 #define UCONN_PIPE_BYTES CONN_SENDFILE_MAX /* splice pipe size: a whole SENDFILE */
 #define UCONN_BOUNCE_BYTES (64 * 1024)     /* bytes per READ + SEND without a pipe */
+#define UCONN_NOT_CACHED LONG_MIN          /* uconn_sendfile_cached: splice it */
+#define UCONN_PENDING (LONG_MIN + 1)       /* ... a POLLOUT is armed */
 
 static uint32_t uconn_slot(const struct uring_worker *w, const struct uconn *u)
 {
@@ -265,7 +270,9 @@ static int uconn_pipe_get(struct uring_worker *w, struct uconn *u)
  * is closed, so a burst of downloads leaves no fds behind. */
 static void uconn_xfer_end(struct uring_worker *w, struct uconn *u, int dirty)
 {
-    if (u->flags & UCONN_BOUNCE) {
+    if (u->flags & UCONN_INLINE) {
+        u->flags &= (uint8_t)~UCONN_INLINE; /* the file is the core's */
+    } else if (u->flags & UCONN_BOUNCE) {
         mem_note_freed(UCONN_BOUNCE_BYTES);
         free(u->xfer.bounce);
         u->xfer.bounce = NULL;
@@ -336,6 +343,75 @@ static void uconn_on_splice(struct uring_worker *w, struct uconn *u, unsigned op
     }
     u->waiting = UCONN_WAIT_NONE;
     conn_done(&u->core, res);
+    uconn_advance(w, u);
+}
+
+/* ---- SENDFILE from the worker's own thread ----
+ *
+ * Splices run on io-wq threads: each piece costs a hand-off to a kernel
+ * thread and back, and a pipe. When every page of a piece is in the page
+ * cache (cachestat(2), Linux 6.5+), sendfile(2) on the non-blocking socket
+ * moves it from the worker itself without waiting on a disk, as nginx and
+ * lighttpd do. A piece not all cached still goes to io-wq. One piece per
+ * connection goes out per pass of uconn_advance; the next waits for a
+ * POLLOUT CQE, so a fast reader of a large file cannot hold the worker. */
+
+static bool uconn_piece_cached(int fd, uint64_t off, size_t len)
+{
+    static long page;
+    uint64_t cached;
+
+    if (page == 0)
+        page = sysconf(_SC_PAGESIZE);
+    uint64_t first = off / (uint64_t)page, end = (off + len + (uint64_t)page - 1) / (uint64_t)page;
+    return uring_cachestat(fd, off, len, &cached) == 0 && cached >= end - first;
+}
+
+/* sendfile(2) of u's piece: its result for conn_done, or UCONN_PENDING
+ * with a POLLOUT armed when the socket has no room. */
+static long uconn_sendfile_now(struct uring_worker *w, struct uconn *u)
+{
+    off_t off = (off_t)u->splice_done;
+    ssize_t n = sendfile(u->fd, u->xfer.file.fd, &off, u->xfer.file.len);
+
+    if (n >= 0)
+        return (long)n; /* 0: the file shrank; the core cuts the connection */
+    if (errno != EAGAIN)
+        return -errno;
+    io_uring_prep_poll_add(uconn_sqe(w, u, URING_UD_POLLOUT), u->fd, POLLOUT);
+    return UCONN_PENDING;
+}
+
+/* io's piece by sendfile(2), now or (!now) once the socket has room:
+ * UCONN_NOT_CACHED when it is not all in the page cache, else as
+ * uconn_sendfile_now. */
+static long uconn_sendfile_cached(struct uring_worker *w, struct uconn *u, const struct conn_io *io,
+                                  bool now)
+{
+    size_t len = io->len < CONN_SENDFILE_MAX ? io->len : CONN_SENDFILE_MAX;
+
+    if (!uconn_piece_cached(io->fd, io->off, len))
+        return UCONN_NOT_CACHED;
+    u->flags |= UCONN_INLINE;
+    u->xfer.file.fd = io->fd;
+    u->xfer.file.len = (uint32_t)len;
+    u->splice_done = io->off;
+    if (now)
+        return uconn_sendfile_now(w, u);
+    io_uring_prep_poll_add(uconn_sqe(w, u, URING_UD_POLLOUT), u->fd, POLLOUT);
+    return UCONN_PENDING;
+}
+
+static void uconn_on_pollout(struct uring_worker *w, struct uconn *u, int res)
+{
+    long n = res < 0 ? res : uconn_sendfile_now(w, u);
+
+    u->inflight--;
+    if (n == UCONN_PENDING)
+        return;
+    uconn_xfer_end(w, u, 0);
+    u->waiting = UCONN_WAIT_NONE;
+    conn_done(&u->core, n);
     uconn_advance(w, u);
 }
 
@@ -430,6 +506,7 @@ static void uconn_close(struct uring_worker *w, struct uconn *u)
 void uconn_advance(struct uring_worker *w, struct uconn *u)
 {
     struct conn_io io;
+    bool sent_inline = false;
 
     while (u->waiting == UCONN_WAIT_NONE && !(u->flags & UCONN_CLOSED)) {
         conn_next(&u->core, &io);
@@ -443,6 +520,19 @@ void uconn_advance(struct uring_worker *w, struct uconn *u)
         if (io.op == CONN_OP_CLOSE) {
             uconn_close(w, u);
             return;
+        }
+        if (io.op == CONN_OP_SENDFILE && w->eng->sendfile_inline) {
+            long res = uconn_sendfile_cached(w, u, &io, !sent_inline);
+            if (res == UCONN_PENDING) {
+                u->waiting = CONN_OP_SENDFILE;
+                return;
+            }
+            if (res != UCONN_NOT_CACHED) {
+                sent_inline = true;
+                uconn_xfer_end(w, u, 0);
+                conn_done(&u->core, res);
+                continue;
+            }
         }
         int ret = uconn_submit(w, u, &io);
         if (ret < 0) {
@@ -470,6 +560,9 @@ void uconn_on_cqe(struct uring_worker *w, struct uconn *u, unsigned op,
     case URING_UD_SPLICE_IN:
     case URING_UD_SPLICE_OUT:
         uconn_on_splice(w, u, op, cqe->res);
+        break;
+    case URING_UD_POLLOUT:
+        uconn_on_pollout(w, u, cqe->res);
         break;
     default: /* URING_UD_KILL, URING_UD_CANCEL, URING_UD_CLOSE */
         u->inflight--;

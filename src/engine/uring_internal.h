@@ -27,6 +27,7 @@ enum uring_ud {
     URING_UD_FILE,       /* OPEN, STAT, READ, WRITE, FSYNC, RENAME, UNLINK, CLOSE_FILE, SHUTDOWN */
     URING_UD_SPLICE_IN,  /* file -> pipe */
     URING_UD_SPLICE_OUT, /* pipe -> socket */
+    URING_UD_POLLOUT,    /* room in the socket for an inline sendfile */
     URING_UD_KILL,       /* shutdown(SHUT_RDWR) forcing a stalled send to fail */
     URING_UD_CANCEL,     /* cancel of the multishot recv before close */
     URING_UD_CLOSE,      /* close of the socket: the connection's last op */
@@ -107,6 +108,7 @@ enum uconn_flag {
     UCONN_KILLED = 1 << 4,     /* SHUT_RDWR issued to end a stalled send */
     UCONN_PAUSED = 1 << 5,     /* recv stopped: too much input queued */
     UCONN_BOUNCE = 1 << 6,     /* SENDFILE as READ + SEND through xfer.bounce */
+    UCONN_INLINE = 1 << 7,     /* SENDFILE by sendfile(2) once POLLOUT says so */
 };
 
 #define UCONN_WAIT_NONE 0xff
@@ -128,15 +130,21 @@ struct uconn {
     uint8_t waiting;  /* conn op the core waits on, or UCONN_WAIT_NONE */
     int16_t recv_res; /* with UCONN_EOF: 0 or -errno */
     /* SENDFILE in progress: a splice pipe, or (UCONN_BOUNCE) a buffer that the
-     * file is READ into and SENT from when no pipe can be had. */
+     * file is READ into and SENT from when no pipe can be had, or
+     * (UCONN_INLINE) the cached piece a sendfile(2) sends once the socket
+     * has room. */
     union {
         struct {
             int r, w;
         } pipe;
         char *bounce;
+        struct {
+            int fd;
+            uint32_t len;
+        } file;
     } xfer;
     uint32_t splice_left; /* bytes read into the pipe/bounce still to send */
-    uint64_t splice_done; /* bytes of this SENDFILE sent */
+    uint64_t splice_done; /* bytes of this SENDFILE sent; UCONN_INLINE: its offset */
     struct open_how how;  /* must live until the SQE is submitted */
 };
 
@@ -209,6 +217,7 @@ struct uring_engine {
     unsigned gate_arrived;
     int gate_failed;
     unsigned setup_flags; /* ring flags the kernel accepted */
+    bool sendfile_inline; /* cachestat(2) exists: cached pieces by sendfile(2) */
 };
 
 /* uring.c */
@@ -226,6 +235,11 @@ int uring_ring_init(struct io_uring *ring, unsigned *flags_used);
 /* engine_uring_ops.probe (uring_probe.c): 0, or -errno with *why saying
  * what is missing and what would fix it. */
 int uring_probe(const char **why);
+
+/* Whether cachestat(2) exists, and the pages of fd's [off, off + len) that
+ * are in the page cache (0, or -errno). */
+bool uring_probe_cachestat(void);
+int uring_cachestat(int fd, uint64_t off, uint64_t len, uint64_t *cached_pages);
 
 void uring_dq_set(struct uring_worker *w, struct uconn *u, enum conn_timer t, uint64_t dur_ms,
                   bool restart);

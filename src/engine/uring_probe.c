@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine/uring_internal.h"
@@ -90,4 +91,33 @@ int uring_probe(const char **why)
     io_uring_free_probe(probe);
     io_uring_queue_exit(&ring);
     return ret;
+}
+
+/* cachestat(2) arrived in Linux 6.5 with the same number on every
+ * architecture; the kernel headers of older distributions lack it. */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+
+int uring_cachestat(int fd, uint64_t off, uint64_t len, uint64_t *cached_pages)
+{
+    struct {
+        uint64_t off, len;
+    } range = {off, len};
+    struct {
+        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+    } cs;
+
+    if (syscall(__NR_cachestat, fd, &range, &cs, 0) < 0)
+        return -errno;
+    *cached_pages = cs.nr_cache;
+    return 0;
+}
+
+bool uring_probe_cachestat(void)
+{
+    uint64_t pages;
+
+    /* No fd to ask about: a kernel that has the call says EBADF. */
+    return uring_cachestat(-1, 0, 0, &pages) == -EBADF;
 }

@@ -401,3 +401,47 @@ def test_workers_share_the_connections(make_server, engine):
     busy = {fd: after[fd] - before.get(fd, 0) for fd in after}
     assert len(busy) == 2 and all(n >= 20 for n in busy.values()), (
         f"completions per ring during the load: {busy} (one ring served everything)")
+
+
+def pipe_fds(pid):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:")
+        except OSError:
+            pass  # closed meanwhile
+    return n
+
+
+def kernel_has_cachestat():
+    major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    return (major, minor) >= (6, 5)
+
+
+@pytest.mark.engine("uring")
+@pytest.mark.skipif(not kernel_has_cachestat(), reason="cachestat(2) needs Linux 6.5")
+def test_cached_file_is_sent_inline_and_a_cold_one_through_io_wq(make_server, tmp_path):
+    """A file whose pages are all in the page cache goes out by sendfile(2)
+    from the worker (no splice pipe is ever made); one that is not, which
+    could make the worker wait on a disk, is spliced by io-wq through a pipe.
+    Both arrive whole: ranges too, and on one keep-alive connection."""
+    hot, cold = os.urandom(3 << 20), os.urandom(200 << 10)
+    (tmp_path / "hot.bin").write_bytes(hot)
+    (tmp_path / "hot.bin").read_bytes()  # in the page cache
+    with open(tmp_path / "cold.bin", "wb") as f:
+        f.write(cold)
+        f.flush()
+        os.fsync(f.fileno())  # clean pages can be dropped
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    s = make_server(directory=tmp_path)
+    with s.conn() as c:
+        c.send(build_request("GET", "/files/hot.bin") +
+               build_request("GET", "/files/hot.bin", headers={"Range": "bytes=1000-300000"}))
+        r1, r2 = c.read_response(), c.read_response()
+        assert (r1.status, r2.status) == (200, 206)
+        assert r1.body == hot and r2.body == hot[1000:300001]
+        assert pipe_fds(s.proc.pid) == 0, "a cached file went through a splice pipe"
+        c.send(build_request("GET", "/files/cold.bin"))
+        r = c.read_response()
+        assert r.status == 200 and r.body == cold
+        assert pipe_fds(s.proc.pid) > 0, "a file not in the page cache was sent inline"
