@@ -63,13 +63,27 @@ void threads_ready_push(struct engine *e, struct session *s, enum session_wake w
 }
 
 /* Blocks until a session has work; NULL once the engine shuts down. */
+/* The next session with work, or NULL once closed. A worker whose file
+ * cache keeps descriptors ticks about once a second while it waits. */
 static struct session *ready_pop(struct engine *e)
 {
     struct session *s;
+    struct timespec at;
 
     pthread_mutex_lock(&e->lock);
-    while (!e->ready_head && !e->closed)
-        pthread_cond_wait(&e->nonempty, &e->lock);
+    while (!e->ready_head && !e->closed) {
+        if (!conn_thread_holds_files()) {
+            pthread_cond_wait(&e->nonempty, &e->lock);
+            continue;
+        }
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_sec += 1;
+        if (pthread_cond_timedwait(&e->nonempty, &e->lock, &at) == ETIMEDOUT) {
+            pthread_mutex_unlock(&e->lock);
+            conn_thread_tick(time(NULL));
+            pthread_mutex_lock(&e->lock);
+        }
+    }
     s = e->ready_head;
     if (s) {
         e->ready_head = s->next;

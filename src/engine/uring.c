@@ -266,8 +266,9 @@ static int uring_loop(struct uring_worker *w)
 
     for (;;) {
         int64_t wait_ms = dq_next_ms(&w->dq, w->now_ms);
-        if (mem_trim_due() && (wait_ms < 0 || wait_ms > URING_TRIM_MS))
-            wait_ms = URING_TRIM_MS; /* wake up to trim even with nothing to do */
+        if ((mem_trim_due() || conn_thread_holds_files()) &&
+            (wait_ms < 0 || wait_ms > URING_TRIM_MS))
+            wait_ms = URING_TRIM_MS; /* wake up to trim or tick with nothing to do */
         if (w->stopping) {
             int64_t left =
                 w->now_ms < w->drain_deadline_ms ? (int64_t)(w->drain_deadline_ms - w->now_ms) : 0;
@@ -299,6 +300,10 @@ static int uring_loop(struct uring_worker *w)
         if (mem_trim_due() && w->now_ms - w->trim_ms >= URING_TRIM_MS) {
             w->trim_ms = w->now_ms; /* memory of a past spike */
             mem_trim();
+        }
+        if (conn_thread_holds_files() && w->now_ms - w->tick_ms >= URING_TRIM_MS) {
+            w->tick_ms = w->now_ms; /* unused cached descriptors */
+            conn_thread_tick(time(NULL));
         }
         if (w->stopping) {
             if (w->now_ms >= w->drain_deadline_ms)

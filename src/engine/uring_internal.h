@@ -203,6 +203,7 @@ struct uring_worker {
     uint64_t drain_deadline_ms;
     int stopping, accept_armed, backoff_armed;
     uint64_t trim_ms; /* last mem_trim() */
+    uint64_t tick_ms; /* last conn_thread_tick() */
     int result;
 };
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "http/conn_files.h"
 #include "http/conn_internal.h"
@@ -63,6 +64,7 @@ static struct conn_block *conn_block_get(void)
     b->log_line = NULL;
     b->tmp_name = NULL;
     b->base = NULL;
+    b->fd_entry = NULL;
     b->cond = COND_REQUEST_NONE;
     return b;
 }
@@ -92,6 +94,20 @@ void conn_thread_cleanup(void)
     pool_count = 0;
     gzip_thread_cleanup();
     file_cache_thread_cleanup();
+}
+
+int conn_thread_holds_files(void)
+{
+    return file_cache_holds_fds();
+}
+
+void conn_thread_tick(time_t now)
+{
+    int fd;
+
+    file_cache_expire(now);
+    while ((fd = file_cache_closing()) >= 0)
+        close(fd);
 }
 
 /* ---- the clock the engine keeps ---- */

@@ -185,7 +185,17 @@ void conn_abort(struct conn *c);
 /* Return the connection's buffers to the pool; call after CLOSE. */
 void conn_release(struct conn *c);
 
-/* Free the calling thread's buffer pool and gzip state (on thread exit). */
+/* Free the calling thread's buffer pool, gzip state and file cache, closing
+ * the descriptors the cache kept (on thread exit). */
 void conn_thread_cleanup(void);
+
+/* Whether the calling thread keeps descriptors in its file cache: it should
+ * then call conn_thread_tick about once a second, even with nothing to do. */
+int conn_thread_holds_files(void);
+
+/* Close the descriptors of the calling thread's file cache that no request
+ * asked for in a while. With conn_thread_cleanup, the only closes the core
+ * makes itself: they belong to no connection. */
+void conn_thread_tick(time_t now);
 
 #endif

@@ -48,8 +48,9 @@ void files_get_start(struct conn *c)
     /* Take the generation before looking at the file: an upload that ends
      * after this moment leaves whatever is cached from now stale. */
     b->cache_gen = file_cache_generation(b->arg, b->arg_len);
-    /* A Range goes the file's way: parts may outlast the cache entry. */
-    if (c->ctx->file_cache && !b->cond.range && (e = file_cache_find(b->arg, b->arg_len)))
+    /* A Range is sent from a descriptor: the cached one, else the file's. */
+    if (c->ctx->file_cache && (e = file_cache_find(b->arg, b->arg_len)) &&
+        (!b->cond.range || e->fd >= 0))
         c->step = file_cache_fresh(e, b->arg, b->arg_len, conn_now()) ? FILES_GET_CACHED
                                                                       : FILES_GET_RECHECK;
 }
@@ -57,6 +58,7 @@ void files_get_start(struct conn *c)
 static int files_get_next(struct conn *c, struct conn_io *io)
 {
     struct outbuf *o = &c->blk->out;
+    int fd;
 
     switch ((enum files_step)c->step) {
     case FILES_GET_RECHECK:
@@ -68,6 +70,11 @@ static int files_get_next(struct conn *c, struct conn_io *io)
         return 1;
     case FILES_GET_CACHED:
         return files_cached_next(c, io);
+    case FILES_GET_SHED:
+        if ((fd = file_cache_closing()) >= 0)
+            return files_close_io(io, fd);
+        c->step = FILES_GET_OPEN;
+        /* fall through */
     case FILES_GET_OPEN:
         /* O_NONBLOCK: opening a FIFO must not block; it is refused below. */
         files_open_io(io, c->ctx->dirfd, c->blk->arg, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
@@ -99,11 +106,19 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     case FILES_GET_PART_END:
         return files_part_next(c, io);
     case FILES_GET_CLOSE:
-        if (c->file_fd < 0) { /* answered from the cache */
-            files_get_finish(c);
-            return 0;
+        if (c->blk->fd_entry) { /* the cache's descriptor: not ours to close */
+            file_cache_release(c->blk->fd_entry);
+            c->blk->fd_entry = NULL;
+            c->file_fd = -1;
         }
-        return files_close_io(io, c->file_fd);
+        if (c->file_fd >= 0)
+            return files_close_io(io, c->file_fd);
+        /* Descriptors the cache let go of meanwhile, this response's own
+         * entry's among them. */
+        if ((fd = file_cache_closing()) >= 0)
+            return files_close_io(io, fd);
+        files_get_finish(c);
+        return 0;
     default:
         conn_abort(c); /* a step without an operation: a bug, never a busy loop */
         return 0;
@@ -341,8 +356,27 @@ static void files_cache_keep(struct conn *c)
     uint64_t size = b->stx.stx_size;
 
     if (c->ctx->file_cache && c->file_off == size && size <= b->out.len)
-        file_cache_insert(b->arg, b->arg_len, &b->stx, b->out.data + b->out.len - size,
+        file_cache_insert(b->arg, b->arg_len, &b->stx, b->out.data + b->out.len - size, -1,
                           b->cache_gen, conn_now(), c->ctx->file_cache);
+}
+
+/* The file just opened and STATed: keep its validators, and its descriptor
+ * for the next requests (this one then sends from the cache's hold of it);
+ * unless the whole small file is about to be read, which files_cache_keep
+ * then keeps in one entry. */
+static void files_cache_fd(struct conn *c)
+{
+    struct conn_block *b = c->blk;
+    struct file_cache_entry *e;
+
+    if (!c->ctx->file_cache || (c->step == FILES_GET_READ && c->status == 200))
+        return;
+    e = file_cache_insert(b->arg, b->arg_len, &b->stx, NULL, c->file_fd, b->cache_gen, conn_now(),
+                          c->ctx->file_cache);
+    if (e && e->fd == c->file_fd) {
+        file_cache_hold(e);
+        b->fd_entry = e;
+    }
 }
 
 /* The STAT of the name is back: serve the cached copy if it is still the
@@ -386,7 +420,12 @@ static int files_cached_next(struct conn *c, struct conn_io *io)
     b->stx = (struct statx){.stx_mode = S_IFREG, .stx_ino = e->ino, .stx_size = e->size};
     b->stx.stx_mtime.tv_sec = e->mtime_sec;
     b->stx.stx_mtime.tv_nsec = e->mtime_nsec;
-    if (!e->data && !(c->rflags & CONN_REQ_HEAD)) {
+    if (e->fd >= 0) {
+        /* Sent from the cached descriptor, held until FILES_GET_CLOSE. */
+        file_cache_hold(e);
+        b->fd_entry = e;
+        c->file_fd = e->fd;
+    } else if (!e->data && !(c->rflags & CONN_REQ_HEAD)) {
         /* Validators only: enough unless the answer has a body. */
         struct cond_validators v;
         files_validators(c, &v);
@@ -405,8 +444,15 @@ static void files_get_done(struct conn *c, long res)
 {
     switch ((enum files_step)c->step) {
     case FILES_GET_OPEN:
+        if ((res == -EMFILE || res == -ENFILE) && file_cache_shed() > 0) {
+            c->step = FILES_GET_SHED; /* out of descriptors: the cache's go first */
+            return;
+        }
         if (res < 0) {
-            conn_respond_error(c, files_status_for_open((int)res), NULL);
+            /* Answered at FILES_GET_CLOSE, which first closes what the
+             * cache let go of (a recheck that found the file gone). */
+            c->status = (uint16_t)files_status_for_open((int)res);
+            c->step = FILES_GET_CLOSE;
             return;
         }
         c->file_fd = (int)res;
@@ -414,12 +460,8 @@ static void files_get_done(struct conn *c, long res)
         return;
     case FILES_GET_STAT:
         files_get_stat_done(c, res);
-        /* Keep the validators (a 304 or a HEAD needs no more), unless the
-         * whole small file is about to be read: files_cache_keep then keeps
-         * it all, in one entry. */
-        if (res == 0 && c->ctx->file_cache && !(c->step == FILES_GET_READ && c->status == 200))
-            file_cache_insert(c->blk->arg, c->blk->arg_len, &c->blk->stx, NULL, c->blk->cache_gen,
-                              conn_now(), c->ctx->file_cache);
+        if (res == 0)
+            files_cache_fd(c);
         return;
     case FILES_GET_READ:
     case FILES_GET_SENDFILE:
@@ -443,10 +485,9 @@ static void files_get_done(struct conn *c, long res)
         files_recheck_done(c, res);
         return;
     case FILES_GET_CLOSE:
-        c->file_fd = -1;
-        files_get_finish(c);
+        c->file_fd = -1; /* the next step closes more or finishes */
         return;
-    default:
+    default: /* FILES_GET_SHED: a close, whatever it reports */
         return;
     }
 }
@@ -526,6 +567,15 @@ void files_done(struct conn *c, long res)
 
 int files_cleanup_next(struct conn *c, struct conn_io *io)
 {
+    int fd;
+
+    if (c->blk && c->blk->fd_entry) {
+        file_cache_release(c->blk->fd_entry);
+        c->blk->fd_entry = NULL;
+        c->file_fd = -1;
+    }
+    if ((fd = file_cache_closing()) >= 0)
+        return files_close_io(io, fd);
     if (c->file_fd >= 0) {
         files_close_io(io, c->file_fd);
         c->file_fd = -1; /* close releases the fd whatever it reports */

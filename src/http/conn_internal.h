@@ -29,6 +29,8 @@
  * upload in progress, nor rename a file over it. */
 #define FILES_TMP_PREFIX ".ringhttpd-upload-"
 
+struct file_cache_entry;
+
 struct conn_block {
     struct conn_block *next_free;
     struct http_request req;
@@ -36,17 +38,18 @@ struct conn_block {
     struct outbuf out;
     const char *arg; /* decoded echo text / User-Agent / file name */
     size_t arg_len;
-    const char *log_line;      /* request line for the access log, or NULL */
-    char *tmp_name;            /* upload temp file (in arena) */
-    const char *base;          /* upload: last component of the name */
-    struct statx stx;          /* STAT result */
-    struct cond_request cond;  /* conditional and Range fields (conn_head.c) */
-    struct byte_range *ranges; /* GET with Range: the parts (in arena) */
-    const char *boundary;      /* multipart/byteranges: its boundary (in arena) */
-    const char *ctype;         /* the file's Content-Type */
-    const char *cached;        /* GET from the file cache: its bytes, else NULL */
-    uint32_t cache_gen;        /* the name's cache generation at the start */
-    uint8_t nranges, range_i;  /* how many parts; the one being sent */
+    const char *log_line;              /* request line for the access log, or NULL */
+    char *tmp_name;                    /* upload temp file (in arena) */
+    const char *base;                  /* upload: last component of the name */
+    struct statx stx;                  /* STAT result */
+    struct cond_request cond;          /* conditional and Range fields (conn_head.c) */
+    struct byte_range *ranges;         /* GET with Range: the parts (in arena) */
+    const char *boundary;              /* multipart/byteranges: its boundary (in arena) */
+    const char *ctype;                 /* the file's Content-Type */
+    const char *cached;                /* GET from the file cache: its bytes, else NULL */
+    struct file_cache_entry *fd_entry; /* GET: the cache entry file_fd is held from */
+    uint32_t cache_gen;                /* the name's cache generation at the start */
+    uint8_t nranges, range_i;          /* how many parts; the one being sent */
     char in[CONN_IN_CAP];
     char out_mem[CONN_OUT_CAP];
     char scratch[CONN_SCRATCH_CAP];

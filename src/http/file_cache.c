@@ -1,13 +1,20 @@
 /* file_cache.c - see file_cache.h. One table per thread: a chained hash of
  * nodes on an LRU list; each node holds the name and the bytes after it. The
  * generations are process-wide atomics, one per bucket of names (a bump
- * only ever costs other names in the bucket one extra STAT). */
+ * only ever costs other names in the bucket one extra STAT).
+ *
+ * A node that leaves the table while responses use its descriptor becomes
+ * an orphan (on the orphan list, by its LRU links) until the last release;
+ * a node whose descriptor is to be closed waits on the closing list (by its
+ * chain link) for file_cache_closing. */
 #include "http/file_cache.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #define FILE_CACHE_GEN_BUCKETS 4096
 
@@ -16,6 +23,7 @@ struct fc_node {
     struct fc_node *chain;       /* next in the hash bucket */
     struct fc_node *prev, *next; /* LRU: head is the most recent */
     uint64_t hash;
+    bool orphan;  /* out of the table, its fd still in use */
     size_t bytes; /* what the node costs the global budget */
     size_t name_len;
     char name[]; /* name, NUL, then the data */
@@ -26,11 +34,15 @@ struct fc_table {
     size_t mask;
     size_t count;
     struct fc_node *head, *tail;
+    struct fc_node *orphans; /* their fd in use; linked by next/prev */
+    struct fc_node *closing; /* their fd to be closed; linked by chain */
+    unsigned fds;            /* descriptors held: in the table, orphans, closing */
 };
 
 static _Thread_local struct fc_table *fc;
 static _Atomic uint32_t fc_gen[FILE_CACHE_GEN_BUCKETS];
 static atomic_size_t fc_bytes;
+static atomic_uint fc_fds; /* descriptors held by all threads' nodes */
 
 /* FNV-1a. */
 static uint64_t fc_hash(const char *s, size_t len)
@@ -86,7 +98,32 @@ static void fc_lru_push(struct fc_node *n)
         fc->tail = n;
 }
 
-/* Unlink and free the node at *slot. */
+static void fc_free(struct fc_node *n)
+{
+    atomic_fetch_sub_explicit(&fc_bytes, n->bytes, memory_order_relaxed);
+    free(n);
+}
+
+/* n is out of the table: free it, or keep it until its fd is unused (an
+ * orphan) or closed (on the closing list). */
+static void fc_let_go(struct fc_node *n)
+{
+    if (n->e.fd < 0) {
+        fc_free(n);
+    } else if (n->e.users > 0) {
+        n->orphan = true;
+        n->prev = NULL;
+        n->next = fc->orphans;
+        if (fc->orphans)
+            fc->orphans->prev = n;
+        fc->orphans = n;
+    } else {
+        n->chain = fc->closing;
+        fc->closing = n;
+    }
+}
+
+/* Take the node at *slot out of the table. */
 static void fc_remove(struct fc_node **slot)
 {
     struct fc_node *n = *slot;
@@ -94,8 +131,7 @@ static void fc_remove(struct fc_node **slot)
     *slot = n->chain;
     fc_lru_unlink(n);
     fc->count--;
-    atomic_fetch_sub_explicit(&fc_bytes, n->bytes, memory_order_relaxed);
-    free(n);
+    fc_let_go(n);
 }
 
 struct file_cache_entry *file_cache_find(const char *name, size_t len)
@@ -171,22 +207,53 @@ static bool fc_make_room(size_t bytes, unsigned cap)
     return true;
 }
 
-void file_cache_insert(const char *name, size_t len, const struct statx *stx, const void *data,
-                       uint32_t gen, time_t now, unsigned cap)
+/* An eighth of the fd limit for all threads' descriptors together. */
+static unsigned fc_fd_budget(void)
+{
+    static atomic_uint budget;
+    unsigned b = atomic_load_explicit(&budget, memory_order_relaxed);
+    struct rlimit rl;
+
+    if (b == 0) {
+        b = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                ? (unsigned)(rl.rlim_cur / 8 < UINT32_MAX ? rl.rlim_cur / 8 : UINT32_MAX)
+                : 1024;
+        b = b ? b : 1;
+        atomic_store_explicit(&budget, b, memory_order_relaxed);
+    }
+    return b;
+}
+
+/* Whether one more descriptor fits the budget (counted if so). */
+static bool fc_fd_take(void)
+{
+    if (atomic_fetch_add_explicit(&fc_fds, 1, memory_order_relaxed) < fc_fd_budget())
+        return true;
+    atomic_fetch_sub_explicit(&fc_fds, 1, memory_order_relaxed);
+    return false;
+}
+
+struct file_cache_entry *file_cache_insert(const char *name, size_t len, const struct statx *stx,
+                                           const void *data, int fd, uint32_t gen, time_t now,
+                                           unsigned cap)
 {
     size_t size = data ? stx->stx_size : 0;
 
     if (cap == 0 || len > FILE_CACHE_NAME_MAX || (data && size > FILE_CACHE_SIZE_MAX) ||
         !S_ISREG(stx->stx_mode) || (!fc && !fc_create(cap)))
-        return;
+        return NULL;
     file_cache_drop(name, len);
     size_t bytes = sizeof(struct fc_node) + len + 1 + size;
     if (!fc_make_room(bytes, cap))
-        return;
+        return NULL;
     struct fc_node *n = malloc(bytes);
     if (!n)
-        return;
+        return NULL;
+    if (data || (fd >= 0 && !fc_fd_take()))
+        fd = -1;
+    fc->fds += fd >= 0;
     n->hash = fc_hash(name, len);
+    n->orphan = false;
     n->bytes = bytes;
     n->name_len = len;
     memcpy(n->name, name, len);
@@ -204,6 +271,7 @@ void file_cache_insert(const char *name, size_t len, const struct statx *stx, co
         .gen = gen,
         .checked = now,
         .data = data ? n->name + len + 1 : NULL,
+        .fd = fd,
     };
     struct fc_node **slot = &fc->buckets[n->hash & fc->mask];
     n->chain = *slot;
@@ -211,14 +279,94 @@ void file_cache_insert(const char *name, size_t len, const struct statx *stx, co
     fc_lru_push(n);
     fc->count++;
     atomic_fetch_add_explicit(&fc_bytes, bytes, memory_order_relaxed);
+    return &n->e;
+}
+
+void file_cache_hold(struct file_cache_entry *e)
+{
+    e->users++;
+}
+
+void file_cache_release(struct file_cache_entry *e)
+{
+    struct fc_node *n = (struct fc_node *)e; /* e is the node's first member */
+
+    if (--e->users > 0 || !n->orphan)
+        return;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        fc->orphans = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    n->orphan = false;
+    fc_let_go(n);
+}
+
+int file_cache_closing(void)
+{
+    if (!fc || !fc->closing)
+        return -1;
+    struct fc_node *n = fc->closing;
+    int fd = n->e.fd;
+    fc->closing = n->chain;
+    fc->fds--;
+    atomic_fetch_sub_explicit(&fc_fds, 1, memory_order_relaxed);
+    fc_free(n);
+    return fd;
+}
+
+/* Let go of the unused descriptors of entries last checked (which a use in
+ * a later second does) before the second before. */
+static unsigned fc_shed(time_t before)
+{
+    unsigned shed = 0;
+
+    if (!fc)
+        return 0;
+    for (struct fc_node *n = fc->tail, *prev; n; n = prev) {
+        prev = n->prev;
+        if (n->e.fd >= 0 && n->e.users == 0 && n->e.checked < before) {
+            fc_remove(fc_slot(n->hash, n->name, n->name_len));
+            shed++;
+        }
+    }
+    return shed;
+}
+
+unsigned file_cache_shed(void)
+{
+    return fc_shed(INT64_MAX);
+}
+
+bool file_cache_holds_fds(void)
+{
+    return fc && fc->fds > 0;
+}
+
+unsigned file_cache_expire(time_t now)
+{
+    return fc_shed(now - FILE_CACHE_FD_IDLE);
 }
 
 void file_cache_thread_cleanup(void)
 {
+    int fd;
+
     if (!fc)
         return;
     while (fc->tail)
         fc_remove(fc_slot(fc->tail->hash, fc->tail->name, fc->tail->name_len));
+    /* Orphans are left only by connections the engine dropped mid-send. */
+    while (fc->orphans) {
+        struct fc_node *n = fc->orphans;
+        fc->orphans = n->next;
+        n->e.users = 0;
+        n->orphan = false;
+        fc_let_go(n);
+    }
+    while ((fd = file_cache_closing()) >= 0)
+        close(fd);
     free(fc->buckets);
     free(fc);
     fc = NULL;

@@ -12,6 +12,7 @@
 enum files_step {
     FILES_GET_RECHECK, /* STAT of the name: is the cached copy still the file? */
     FILES_GET_CACHED,  /* answer from the file cache */
+    FILES_GET_SHED,    /* EMFILE: closing the cache's unused descriptors, then OPEN again */
     FILES_GET_OPEN,
     FILES_GET_STAT,
     FILES_GET_READ,

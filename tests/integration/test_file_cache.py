@@ -1,7 +1,8 @@
 """The open-file cache of /files/ (issue 11, point 4): what a user can rely
 on. An upload through the server is seen by the very next request, on every
 worker; a change behind the server's back (rename over, rewrite in place,
-truncate, delete) within one second; the cache holds no descriptors."""
+truncate, delete) within one second; descriptors are kept only of larger
+files, and let go of when the file changes or goes unused."""
 
 import os
 import time
@@ -111,7 +112,7 @@ def test_validators_from_the_cache(cached):
         assert h.get("Content-Length") == "100" and h.body == b""
 
 
-def test_cache_holds_no_descriptors(cached):
+def test_small_files_hold_no_descriptors(cached):
     server, d = cached
     names = [unique() for _ in range(300)]
     for n in names:
@@ -120,6 +121,54 @@ def test_cache_holds_no_descriptors(cached):
     for n in names:
         assert body(server, n) == (200, n.encode())
     assert open_fds(server.proc.pid) <= base + 4
+
+
+def fds_on(pid, path):
+    """The server's descriptors open on path (deleted or not)."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        n += target in (str(path), f"{path} (deleted)")
+    return n
+
+
+BIG = bytes(range(256)) * 400  # 100 KiB: its descriptor is kept, not its bytes
+
+
+def test_large_file_descriptor_is_kept_and_let_go(make_server, engine, tmp_path):
+    """A hot larger file is served from one kept descriptor (per thread that
+    served it); when it is deleted behind the server's back, the next request
+    sees 404 and the descriptor is closed, so the space is freed."""
+    server = make_server("--threads", "1", directory=tmp_path)
+    path = tmp_path / "big.bin"
+    path.write_bytes(BIG)
+    for _ in range(5):
+        assert body(server, "big.bin") == (200, BIG)
+    assert fds_on(server.proc.pid, path) == 1
+    r = server.get("/files/big.bin", {"Range": "bytes=100-199"})
+    assert r.status == 206 and r.body == BIG[100:200]
+    path.unlink()
+    wait_fresh(server, "big.bin", (404, b""))
+    assert fds_on(server.proc.pid, path) == 0, "a deleted file's descriptor is still open"
+
+
+def test_unused_descriptor_is_closed_after_ten_seconds(make_server, engine, tmp_path):
+    """Deleted behind the server's back and never asked for again: the
+    descriptor goes after FILE_CACHE_FD_IDLE (10 s) without a request."""
+    server = make_server("--threads", "1", directory=tmp_path)
+    path = tmp_path / "big.bin"
+    path.write_bytes(BIG)
+    assert body(server, "big.bin") == (200, BIG)
+    path.unlink()
+    assert fds_on(server.proc.pid, path) == 1
+    t0 = time.monotonic()
+    while fds_on(server.proc.pid, path):
+        assert time.monotonic() - t0 < 13, "still open 13 s after its last request"
+        time.sleep(0.2)
+    assert time.monotonic() - t0 > 8, "closed before it was unused for 10 s"
 
 
 def test_file_cache_zero_turns_it_off(make_server, tmp_path):

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "check.h"
 #include "engine/file_ops.h"
 #include "http/conn.h"
+#include "http/file_cache.h"
 
 struct drive {
     const char *in;
@@ -24,6 +26,7 @@ struct drive {
     int sends, closed, shut, timeouts;
     int writes;             /* WRITE ops (upload pieces) */
     int file_ops;           /* OPEN, STAT and READ ops */
+    int opens, closes;      /* OPEN and CLOSE_FILE ops */
     int idle_without_block; /* saw a RECV with no block held */
 };
 
@@ -55,6 +58,8 @@ static void drive_op(struct conn *c, struct drive *d, const struct conn_io *io)
 
     if (io->op == CONN_OP_OPEN || io->op == CONN_OP_STAT || io->op == CONN_OP_READ)
         d->file_ops++;
+    d->opens += io->op == CONN_OP_OPEN;
+    d->closes += io->op == CONN_OP_CLOSE_FILE;
     switch (io->op) {
     case CONN_OP_RECV:
         if (d->pos == d->in_len) {
@@ -117,7 +122,7 @@ static void drive(struct drive *d)
 
     d->pos = d->out_len = 0;
     d->sends = d->closed = d->shut = d->timeouts = d->idle_without_block = d->writes = 0;
-    d->file_ops = 0;
+    d->file_ops = d->opens = d->closes = 0;
     if (!d->chunk)
         d->chunk = SIZE_MAX;
     if (!d->send_max)
@@ -451,6 +456,142 @@ static int cached_get(const char *req, char *body, size_t cap, int *ops)
     return response_at(&d, 0, body, cap, head, sizeof(head));
 }
 
+/* The descriptor this process holds open on name, or -1. */
+static int fd_of(const char *name)
+{
+    char link[512], path[300];
+    struct dirent *de;
+    DIR *dir = opendir("/proc/self/fd");
+    int found = -1;
+
+    while (dir && (de = readdir(dir))) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+        ssize_t n = readlink(path, link, sizeof(link) - 1);
+        if (n <= 0)
+            continue;
+        link[n] = '\0';
+        const char *base = strrchr(link, '/');
+        if (base && strcmp(base + 1, name) == 0)
+            found = atoi(de->d_name);
+    }
+    if (dir)
+        closedir(dir);
+    return found;
+}
+
+static void write_file(const char *name, const char *data, size_t len)
+{
+    int fd = openat(test_dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    CHECK(fd >= 0 && write(fd, data, len) == (ssize_t)len);
+    close(fd);
+}
+
+/* A larger file: its descriptor and validators are kept, not its bytes. A
+ * 304 and a HEAD need no file operation, a GET (and a Range) only the reads
+ * from the kept descriptor; a file replaced behind the server's back has its
+ * old descriptor closed when the change is seen; EMFILE sheds unused
+ * descriptors and the open is retried. */
+static void test_file_cache_fds(time_t t0)
+{
+    static char big[20000], got[20001];
+    static char req[256];
+    static struct drive d;
+    char head[1024], body[64];
+    int ops;
+
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)(i * 13);
+    write_file("large.bin", big, sizeof(big));
+    static const char get_large[] = "GET /files/large.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    d = (struct drive){.in = get_large, .in_len = strlen(get_large)};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 200);
+    CHECK(memcmp(got, big, sizeof(big)) == 0);
+    CHECK_INT_EQ(d.opens, 1);
+    CHECK_INT_EQ(d.closes, 0); /* kept */
+    int kept = fd_of("large.bin");
+    CHECK(kept >= 0);
+    const char *etag = strstr(head, "ETag: ");
+    CHECK(etag);
+    snprintf(req, sizeof(req),
+             "GET /files/large.bin HTTP/1.1\r\nHost: x\r\nIf-None-Match: %.*s\r\n\r\n",
+             (int)(strstr(etag, "\r\n") - etag - 6), etag + 6);
+    CHECK_INT_EQ(cached_get(req, body, sizeof(body), &ops), 304);
+    CHECK_INT_EQ(ops, 0);
+    static const char head_large[] = "HEAD /files/large.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    d = (struct drive){.in = head_large, .in_len = strlen(head_large), .head_mask = 1};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 200);
+    CHECK(strstr(head, "Content-Length: 20000\r\n"));
+    CHECK_INT_EQ(d.file_ops, 0);
+    d = (struct drive){.in = get_large, .in_len = strlen(get_large)};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 200);
+    CHECK(memcmp(got, big, sizeof(big)) == 0);
+    CHECK_INT_EQ(d.opens + d.closes, 0); /* from the kept descriptor */
+    static const char range[] =
+        "GET /files/large.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=19990-\r\n\r\n";
+    d = (struct drive){.in = range, .in_len = strlen(range)};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 206);
+    CHECK(memcmp(got, big + 19990, 10) == 0);
+    CHECK_INT_EQ(d.opens + d.closes, 0);
+
+    /* Replaced behind the server's back: seen in the next second, when the
+     * old descriptor is closed and the new file opened. */
+    big[0] ^= 1;
+    CHECK(unlinkat(test_dirfd, "large.bin", 0) == 0);
+    write_file("large.bin", big, sizeof(big));
+    conn_set_now(t0 + 3);
+    d = (struct drive){.in = get_large, .in_len = strlen(get_large)};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 200);
+    CHECK(memcmp(got, big, sizeof(big)) == 0);
+    CHECK_INT_EQ(d.opens, 1);
+    CHECK_INT_EQ(d.closes, 1);
+
+    /* Unused for FILE_CACHE_FD_IDLE seconds: closed by the thread's tick. */
+    conn_thread_tick(t0 + 3 + FILE_CACHE_FD_IDLE);
+    CHECK(fd_of("large.bin") >= 0);
+    conn_thread_tick(t0 + 4 + FILE_CACHE_FD_IDLE);
+    CHECK_INT_EQ(fd_of("large.bin"), -1);
+    CHECK(!conn_thread_holds_files());
+    d = (struct drive){.in = get_large, .in_len = strlen(get_large)};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 200);
+    CHECK(conn_thread_holds_files());
+
+    /* Out of descriptors: the cache lets go of its unused ones and the open
+     * is tried again. Every number below the kept one is taken, and the
+     * limit set just above it. */
+    kept = fd_of("large.bin");
+    CHECK(kept >= 0);
+    write_file("other.bin", "other", 5);
+    int fillers[64], nfill = 0, x;
+    while (nfill < 64 && (x = dup(0)) >= 0 && x < kept)
+        fillers[nfill++] = x;
+    if (x > kept)
+        close(x);
+    struct rlimit old, low;
+    CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    low = old;
+    low.rlim_cur = (rlim_t)kept + 1;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    static const char get_other[] = "GET /files/other.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    d = (struct drive){.in = get_other, .in_len = strlen(get_other)};
+    drive(&d);
+    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 200);
+    CHECK_STR_EQ(body, "other");
+    CHECK_INT_EQ(d.opens, 2); /* EMFILE, then the retry */
+    CHECK_INT_EQ(fd_of("large.bin"), -1);
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    while (nfill > 0)
+        close(fillers[--nfill]);
+    CHECK(unlinkat(test_dirfd, "large.bin", 0) == 0);
+    CHECK(unlinkat(test_dirfd, "other.bin", 0) == 0);
+}
+
 /* The file cache: a hot small file costs no file operation; a change
  * behind the server's back is seen in the next second (one STAT then), an
  * upload through the server at once. */
@@ -497,43 +638,15 @@ static void test_file_cache(void)
     CHECK_STR_EQ(body, "th");
     CHECK(ops > 0);
 
-    /* A large file: its validators are kept, its bytes are not. A 304 and a
-     * HEAD need no file operation; a GET of the body opens the file. */
-    static char big[20000], got[20001];
-    static char req[256];
-    static struct drive d;
-    char head[1024];
-    int fd = openat(test_dirfd, "large.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    CHECK(fd >= 0 && write(fd, big, sizeof(big)) == (ssize_t)sizeof(big));
-    close(fd);
-    static const char get_large[] = "GET /files/large.bin HTTP/1.1\r\nHost: x\r\n\r\n";
-    d = (struct drive){.in = get_large, .in_len = strlen(get_large)};
-    drive(&d);
-    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 200);
-    const char *etag = strstr(head, "ETag: ");
-    CHECK(etag);
-    snprintf(req, sizeof(req),
-             "GET /files/large.bin HTTP/1.1\r\nHost: x\r\nIf-None-Match: %.*s\r\n\r\n",
-             (int)(strstr(etag, "\r\n") - etag - 6), etag + 6);
-    CHECK_INT_EQ(cached_get(req, body, sizeof(body), &ops), 304);
-    CHECK_INT_EQ(ops, 0);
-    static const char head_large[] = "HEAD /files/large.bin HTTP/1.1\r\nHost: x\r\n\r\n";
-    d = (struct drive){.in = head_large, .in_len = strlen(head_large), .head_mask = 1};
-    drive(&d);
-    CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 200);
-    CHECK(strstr(head, "Content-Length: 20000\r\n"));
-    CHECK_INT_EQ(d.file_ops, 0);
-    d = (struct drive){.in = get_large, .in_len = strlen(get_large)};
-    drive(&d);
-    CHECK_INT_EQ(response_at(&d, 0, got, sizeof(got), head, sizeof(head)), 200);
-    CHECK(d.file_ops >= 2); /* open, stat */
-    CHECK(unlinkat(test_dirfd, "large.bin", 0) == 0);
+    test_file_cache_fds(t0);
 
     /* Deleted behind the server's back: 404 in the next second. */
     CHECK(unlinkat(test_dirfd, "c.txt", 0) == 0);
-    conn_set_now(t0 + 3);
+    conn_set_now(t0 + 4);
     CHECK_INT_EQ(cached_get(get, body, sizeof(body), &ops), 404);
     ctx.file_cache = 0;
+    file_cache_thread_cleanup(); /* closes what it kept */
+    CHECK_INT_EQ(fd_of("other.bin"), -1);
     conn_set_now(time(NULL));
 }
 
