@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +81,24 @@ bool engine_accept_failed(struct engine_admission *a, int err)
                       ENGINE_ACCEPT_BACKOFF_MS);
         return false;
     }
+}
+
+void engine_leave_listener(const struct engine_env *env, int accept_flags,
+                           void (*take)(void *arg, int fd), void *arg)
+{
+    if (env->listen_inherited)
+        return;
+    for (;;) {
+        int fd = accept4(env->listen_fd, NULL, NULL, accept_flags);
+        if (fd >= 0) {
+            take(arg, fd);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EMFILE || errno == ENFILE ||
+            errno == ENOBUFS || errno == ENOMEM || errno == EINVAL)
+            break; /* empty, or nothing more can be taken */
+    }
+    (void)shutdown(env->listen_fd, SHUT_RD);
 }
 
 int engine_thread_start(pthread_t *t, size_t stack_size, void *(*fn)(void *), void *arg)

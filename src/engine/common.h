@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "engine/engine.h"
 #include "http/conn.h"
 #include "util/log.h"
 
@@ -53,6 +54,20 @@ void engine_release(struct engine_admission *a);
  * refused it, a signal): accept the next at once. Otherwise it is logged (at
  * most once per interval) and the caller pauses ENGINE_ACCEPT_BACKOFF_MS. */
 bool engine_accept_failed(struct engine_admission *a, int err);
+
+/* At stop, before the engine stops accepting: hand every connection already
+ * in the listen queue to take(arg, fd) (accepted with accept_flags), then
+ * leave the socket with shutdown(SHUT_RD). A client in the queue was
+ * promised service; and a socket in a SO_REUSEPORT group (--reuse-port)
+ * that stayed open while draining would go on taking its share of new
+ * connections, which the kernel resets when it closes. Once it is shut
+ * down they go to the instances still listening; one that completes its
+ * handshake between the last accept and the shutdown is handed to them
+ * too under net.ipv4.tcp_migrate_req=1, else reset. An inherited socket
+ * (env->listen_inherited) is left as it is: systemd holds it, and its queue
+ * waits for the next instance. */
+void engine_leave_listener(const struct engine_env *env, int accept_flags,
+                           void (*take)(void *arg, int fd), void *arg);
 
 /* Start a worker thread with every signal blocked (signals are for the
  * thread that runs the engine) and a stack of stack_size bytes, raised for

@@ -18,6 +18,9 @@ struct engine; /* an engine's private state */
  * has started: the request must not be lost. */
 struct engine_env {
     int listen_fd;
+    /* listen_fd came from systemd (socket activation): it outlives this
+     * process, so a stop leaves its queue to the next instance. */
+    int listen_inherited;
     const struct http_ctx *http;
     const struct config *cfg;
     /* The fd http->access_log writes to (-1: none). An engine may write the
@@ -54,5 +57,10 @@ const struct engine_ops *engine_select(const char *name);
 /* How long graceful shutdown lets responses in flight finish before cutting
  * them (docs/CONTRACT.md: exit within 2 s). */
 #define ENGINE_DRAIN_MS 1500
+
+/* How long, from the stop, a connection that has not sent its first request
+ * yet is given to send it (conn_drain: CONN_DRAIN_FRESH): a client that has
+ * just connected, or was still in the listen queue, is about to. */
+#define ENGINE_FRESH_GRACE_MS 250
 
 #endif

@@ -132,18 +132,22 @@ static void session_arm(struct session *s, const struct conn_io *io)
 }
 
 /* Shutdown seen: the core finishes the response in flight; an idle
- * connection is cut at once. Returns true when it should be cut. */
+ * keep-alive connection is cut at once, one still waiting for its first
+ * request once ENGINE_FRESH_GRACE_MS have passed since the stop (the poller
+ * looks again then). Returns true when it should be cut. */
 bool threads_session_drain(struct session *s)
 {
-    uint64_t stop_ms = atomic_load(&s->e->stop_ms);
-    s->drain_ms = (stop_ms ? stop_ms : engine_now_ms()) + ENGINE_DRAIN_MS;
+    uint64_t stop_ms = atomic_load(&s->e->stop_ms), now = engine_now_ms();
+    s->drain_ms = (stop_ms ? stop_ms : now) + ENGINE_DRAIN_MS;
     /* A request already in the socket (sent just before the signal) is
      * still answered, with Connection: close. */
     if (engine_unread_input(s->fd)) {
         conn_drain(&s->c);
         return false;
     }
-    return conn_drain(&s->c) == 1;
+    int d = conn_drain(&s->c);
+    return d == CONN_DRAIN_IDLE ||
+           (d == CONN_DRAIN_FRESH && now >= (stop_ms ? stop_ms : now) + ENGINE_FRESH_GRACE_MS);
 }
 
 enum wait_result {

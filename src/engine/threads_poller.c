@@ -239,12 +239,27 @@ static void poller_drain(struct engine *e, bool cut_all)
     pthread_mutex_unlock(&e->park_lock);
 }
 
+/* engine_leave_listener's take: a connection from the queue at stop. */
+static void poller_take(void *arg, int fd)
+{
+    struct engine *e = arg;
+    union peer_addr peer;
+    socklen_t len = sizeof(peer);
+
+    if (getpeername(fd, &peer.sa, &len) != 0 || len > sizeof(peer))
+        peer.sa.sa_family = AF_UNSPEC;
+    if (engine_admit(&e->adm, e->env.cfg))
+        poller_start(e, fd, &peer);
+    else
+        close(fd);
+}
+
 static void poller_on_stop(struct engine *e)
 {
-    /* Stops listening (the backlog is reset, new clients are refused) while
-     * the descriptor itself stays main's to close. stop_fd stays readable:
-     * out of the set, or every wait would return at once. */
-    shutdown(e->env.listen_fd, SHUT_RD);
+    /* Serves what is queued and stops listening, while the descriptor itself
+     * stays main's to close. stop_fd stays readable: out of the set, or
+     * every wait would return at once. */
+    engine_leave_listener(&e->env, SOCK_CLOEXEC, poller_take, e);
     (void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->env.listen_fd, NULL);
     (void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->stop_fd, NULL);
     e->backoff_until_ms = 0;
@@ -264,7 +279,7 @@ void threads_poller_loop(struct engine *e)
 {
     struct epoll_event evs[POLL_EVENTS];
     uint64_t trim_ms = 0, drain_at = 0;
-    bool stopping = false, cut = false, stop_seen = false;
+    bool stopping = false, cut = false, stop_seen = false, graced = false;
 
     for (;;) {
         uint64_t now = engine_now_ms();
@@ -290,6 +305,13 @@ void threads_poller_loop(struct engine *e)
         if (stopping) {
             if (atomic_load(&e->adm.open) == 0)
                 return;
+            uint64_t grace_at = drain_at - ENGINE_DRAIN_MS + ENGINE_FRESH_GRACE_MS;
+            if (!graced && now >= grace_at) {
+                poller_drain(e, false); /* the fresh connections' turn */
+                graced = true;
+            } else if (!graced) {
+                wait = min_wait(wait, grace_at - now);
+            }
             if (now >= drain_at && !cut) {
                 poller_drain(e, true);
                 cut = true;

@@ -178,28 +178,47 @@ static void uring_arm_stop(struct uring_worker *w)
     io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_STOP));
 }
 
+/* engine_leave_listener's take: a connection from the queue at stop. */
+static void uring_take_queued(void *arg, int fd)
+{
+    struct uring_worker *w = arg;
+
+    if (!engine_admit(&w->eng->adm, w->eng->env.cfg)) {
+        close(fd);
+        return;
+    }
+    atomic_fetch_add(&w->assigned, 1);
+    uring_adopt(w, fd);
+}
+
+static void uring_stop_all(struct uring_worker *w, enum uconn_stop_level level)
+{
+    for (uint32_t i = 0; i < w->nslots; i++)
+        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UCONN_CLOSED))
+            uconn_stop(w, &w->slab[i], level);
+}
+
 static void uring_begin_stop(struct uring_worker *w)
 {
     struct io_uring_sqe *sqe;
 
+    /* One worker serves the queue and leaves the socket; the others' accepts
+     * then end (the engine is stopping: no error is reported). */
+    atomic_store(&w->eng->stop_requested, 1);
+    if (w->index == 0)
+        engine_leave_listener(&w->eng->env,
+                              SOCK_CLOEXEC | (w->eng->sendfile_inline ? SOCK_NONBLOCK : 0),
+                              uring_take_queued, w);
     w->stopping = 1;
     atomic_store(&w->ready, 0); /* no more handoffs to this worker */
     w->drain_deadline_ms = w->now_ms + ENGINE_DRAIN_MS;
+    w->grace_deadline_ms = w->now_ms + ENGINE_FRESH_GRACE_MS;
     if (w->accept_armed) {
         sqe = uring_sqe(w);
         io_uring_prep_cancel64(sqe, ud_worker(URING_UD_ACCEPT), 0);
         io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_NONE));
     }
-    for (uint32_t i = 0; i < w->nslots; i++)
-        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UCONN_CLOSED))
-            uconn_stop(w, &w->slab[i], 0);
-}
-
-static void uring_drain_expired(struct uring_worker *w)
-{
-    for (uint32_t i = 0; i < w->nslots; i++)
-        if (w->slab[i].fd >= 0 && !(w->slab[i].flags & UCONN_CLOSED))
-            uconn_stop(w, &w->slab[i], 1);
+    uring_stop_all(w, UCONN_STOP_SOFT);
 }
 
 /* ---- the loop ---- */
@@ -272,6 +291,9 @@ static int uring_loop(struct uring_worker *w)
         if (w->stopping) {
             int64_t left =
                 w->now_ms < w->drain_deadline_ms ? (int64_t)(w->drain_deadline_ms - w->now_ms) : 0;
+            if (!w->grace_done && w->grace_deadline_ms > w->now_ms &&
+                (int64_t)(w->grace_deadline_ms - w->now_ms) < left)
+                left = (int64_t)(w->grace_deadline_ms - w->now_ms);
             if (left == 0)
                 left = 50; /* past the deadline: poll for the last completions */
             if (wait_ms < 0 || left < wait_ms)
@@ -306,8 +328,12 @@ static int uring_loop(struct uring_worker *w)
             conn_thread_tick(time(NULL));
         }
         if (w->stopping) {
+            if (!w->grace_done && w->now_ms >= w->grace_deadline_ms) {
+                w->grace_done = 1;
+                uring_stop_all(w, UCONN_STOP_FRESH);
+            }
             if (w->now_ms >= w->drain_deadline_ms)
-                uring_drain_expired(w);
+                uring_stop_all(w, UCONN_STOP_HARD);
             if (w->active == 0 && !w->accept_armed) {
                 if (uring_log_idle(w))
                     return 0;

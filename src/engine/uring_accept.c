@@ -115,10 +115,12 @@ void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe)
                 uring_handoff(w, t, cqe->res);
         }
         passing = true;
+    } else if (atomic_load(&e->stop_requested)) {
+        passing = true; /* the listener was shut down: not a failure */
     } else {
         passing = engine_accept_failed(&e->adm, -cqe->res);
     }
-    if (w->accept_armed || w->stopping || w->backoff_armed)
+    if (w->accept_armed || w->stopping || w->backoff_armed || atomic_load(&e->stop_requested))
         return;
     if (passing) {
         uring_arm_accept(w); /* the multishot ended (e.g. CQ overflow): re-arm now */

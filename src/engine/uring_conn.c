@@ -599,9 +599,11 @@ static bool uconn_has_unread(const struct uconn *u)
     return u->spill_len > 0 || engine_unread_input(u->fd);
 }
 
-void uconn_stop(struct uring_worker *w, struct uconn *u, int hard)
+void uconn_stop(struct uring_worker *w, struct uconn *u, enum uconn_stop_level level)
 {
-    int idle = conn_drain(&u->core);
+    int d = conn_drain(&u->core);
+    bool hard = level == UCONN_STOP_HARD;
+    bool idle = d == CONN_DRAIN_IDLE || (d == CONN_DRAIN_FRESH && level >= UCONN_STOP_FRESH);
 
     if (u->waiting == CONN_OP_RECV && (hard || (idle && !uconn_has_unread(u)))) {
         u->waiting = UCONN_WAIT_NONE;

@@ -202,7 +202,9 @@ struct uring_worker {
     uint64_t now_ms;
     uint64_t drain_deadline_ms;
     int stopping, accept_armed, backoff_armed;
-    uint64_t trim_ms; /* last mem_trim() */
+    uint64_t trim_ms;           /* last mem_trim() */
+    uint64_t grace_deadline_ms; /* stopping: when fresh connections are closed */
+    int grace_done;
     uint64_t tick_ms; /* last conn_thread_tick() */
     int result;
 };
@@ -213,6 +215,7 @@ struct uring_engine {
     unsigned nworkers;
     struct engine_admission adm; /* open connections, for --max-connections */
     atomic_int no_handoff;       /* the kernel refused MSG_RING: each worker keeps its own */
+    atomic_int stop_requested;   /* a worker began its stop: accept errors are expected */
     pthread_mutex_t gate_lock;   /* start-up: no worker accepts before all rings exist */
     pthread_cond_t gate_cond;
     unsigned gate_arrived;
@@ -263,7 +266,11 @@ void uconn_on_cqe(struct uring_worker *w, struct uconn *u, unsigned op,
                   const struct io_uring_cqe *cqe);
 void uconn_arm_recv(struct uring_worker *w, struct uconn *u);
 void uconn_on_timeout(struct uring_worker *w, struct uconn *u);
-void uconn_stop(struct uring_worker *w, struct uconn *u, int hard);
+/* Shutdown, in three passes: at the stop idle keep-alive connections close
+ * (SOFT); ENGINE_FRESH_GRACE_MS later so do those still waiting for their
+ * first request (FRESH); at the drain deadline everything (HARD). */
+enum uconn_stop_level { UCONN_STOP_SOFT, UCONN_STOP_FRESH, UCONN_STOP_HARD };
+void uconn_stop(struct uring_worker *w, struct uconn *u, enum uconn_stop_level level);
 void uconn_free_if_done(struct uring_worker *w, struct uconn *u);
 /* At engine exit, for a connection still open: free what it holds besides
  * its socket (spill, transfer pipe or buffer). */

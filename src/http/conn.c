@@ -262,6 +262,7 @@ void conn_request_done(struct conn *c)
     struct conn_block *b = c->blk;
 
     conn_log(c);
+    c->flags |= CONN_FLAG_USED;
     if (!(c->rflags & CONN_REQ_KEEP))
         c->flags |= CONN_FLAG_CLOSE_AFTER;
     c->rflags = 0;
@@ -754,7 +755,9 @@ void conn_timeout(struct conn *c)
 int conn_drain(struct conn *c)
 {
     c->flags |= CONN_FLAG_DRAINING;
-    return c->last_op == CONN_OP_RECV && conn_is_idle(c);
+    if (c->last_op != CONN_OP_RECV || !conn_is_idle(c))
+        return CONN_DRAIN_BUSY;
+    return c->flags & CONN_FLAG_USED ? CONN_DRAIN_IDLE : CONN_DRAIN_FRESH;
 }
 
 void conn_abort(struct conn *c)

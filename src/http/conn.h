@@ -166,13 +166,17 @@ void *conn_recv_space(struct conn *c, size_t *len);
  * linger done); call conn_next() as usual. */
 void conn_timeout(struct conn *c);
 
-/* Graceful shutdown: finish the response in flight, then close; no further
- * request is read. Returns 1 when the connection is idle (waiting for the
- * first byte of a request, nothing buffered) and can be closed right now.
- * The core cannot see bytes still in the kernel's socket buffer: an engine
- * that finds some (FIONREAD) may ignore the 1 and keep receiving; the
- * request is then answered with Connection: close. Calling it again is
- * harmless. */
+/* Graceful shutdown: the connection finishes the request in progress, then
+ * closes instead of waiting for the next; responses say Connection: close
+ * from now on. Returns CONN_DRAIN_IDLE when it waits for the first byte of
+ * a request after answering one (an idle keep-alive connection, which can
+ * be closed now), CONN_DRAIN_FRESH when it waits for its first request (a
+ * client that just connected is about to send it: give it
+ * ENGINE_FRESH_GRACE_MS before closing), else CONN_DRAIN_BUSY. The core
+ * cannot see bytes still in the kernel's socket buffer: an engine that finds
+ * some (FIONREAD) keeps receiving; the request is then answered with
+ * Connection: close. Calling it again is harmless. */
+enum conn_drain_state { CONN_DRAIN_BUSY, CONN_DRAIN_IDLE, CONN_DRAIN_FRESH };
 int conn_drain(struct conn *c);
 
 /* Give up on the connection (shutdown deadline passed, socket dead): the next

@@ -71,6 +71,7 @@ enum conn_flag {
     CONN_FLAG_DRAINING = 1 << 2,    /* graceful shutdown */
     CONN_FLAG_SHUT = 1 << 3,        /* SHUT_WR done */
     CONN_FLAG_TMP = 1 << 4,         /* upload temp file exists */
+    CONN_FLAG_USED = 1 << 5,        /* a request was answered on it */
 };
 
 enum conn_rflag {
