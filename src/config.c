@@ -25,6 +25,7 @@ enum {
     OPT_ACCESS_LOG,
     OPT_MIME_TYPES,
     OPT_FILE_CACHE,
+    OPT_REUSE_PORT,
     OPT_QUIET,
     OPT_HELP,
     OPT_VERSION,
@@ -44,6 +45,7 @@ static const struct option config_options[] = {
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"mime-types", required_argument, NULL, OPT_MIME_TYPES},
     {"file-cache", required_argument, NULL, OPT_FILE_CACHE},
+    {"reuse-port", no_argument, NULL, OPT_REUSE_PORT},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -62,7 +64,9 @@ static const char config_usage[] =
     "\n"
     "  --directory DIR          serve and store /files/ under DIR (default: none, 404)\n"
     "  --port N                 TCP port to listen on (default: 4221)\n"
-    "  --bind ADDR              IPv4 or IPv6 address literal (default: 0.0.0.0)\n"
+    "  --bind ADDR              IPv4 or IPv6 address literal (default: :: with IPv4\n"
+    "                           too, or 0.0.0.0 where the host has no IPv6)\n"
+    "  --reuse-port             SO_REUSEPORT: start a new instance beside this one\n"
     "  --engine auto|uring|threads\n"
     "                           I/O engine (default: auto = uring, else threads)\n"
     "  --workers N              uring engine: event-loop threads, one ring each (default: 1)\n"
@@ -72,7 +76,8 @@ static const char config_usage[] =
     "  --max-request-size BYTES largest request body accepted (default: 1048576)\n"
     "  --max-connections N      refuse connections past N (default: 0 = fd limit only)\n"
     "  --access-log FILE|-      Common Log Format access log, '-' for stdout (default: off)\n"
-    "  --file-cache N           small files kept in memory per thread (default: 4096; 0: off)\n"
+    "  --file-cache N           files kept (bytes or descriptor) per thread (default: 4096; 0: "
+    "off)\n"
     "  --mime-types FILE        /files/ Content-Type by extension from FILE, e.g.\n"
     "                           /etc/mime.types (default: application/octet-stream)\n"
     "  --quiet                  log only errors\n"
@@ -158,7 +163,7 @@ static void config_defaults(struct config *cfg)
 {
     *cfg = (struct config){
         .directory = NULL,
-        .bind_addr = "0.0.0.0",
+        .bind_addr = NULL,
         .engine = "auto",
         .access_log = NULL,
         .port = 4221,
@@ -185,6 +190,7 @@ static enum config_result config_apply(struct config *cfg, int opt, const char *
         r = config_number("--port", arg, 1, 65535, &v);
         if (r == CONFIG_OK)
             cfg->port = (uint16_t)v;
+        cfg->port_set = 1;
         return r;
     case OPT_BIND:
         return config_string("--bind", arg, &cfg->bind_addr);
@@ -213,6 +219,9 @@ static enum config_result config_apply(struct config *cfg, int opt, const char *
         return config_unsigned("--file-cache", arg, 0, CONFIG_FILE_CACHE_MAX, &cfg->file_cache);
     case OPT_MIME_TYPES:
         return config_string("--mime-types", arg, &cfg->mime_types);
+    case OPT_REUSE_PORT:
+        cfg->reuse_port = 1;
+        return CONFIG_OK;
     case OPT_QUIET:
         cfg->quiet = 1;
         return CONFIG_OK;

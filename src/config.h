@@ -6,7 +6,7 @@
 
 struct config {
     const char *directory;  /* NULL: /files/ answers 404 */
-    const char *bind_addr;  /* IPv4 or IPv6 literal */
+    const char *bind_addr;  /* IPv4 or IPv6 literal; NULL: "::", else "0.0.0.0" */
     const char *engine;     /* "auto", "uring" or "threads" */
     const char *access_log; /* path, "-" for stdout, NULL: off */
     const char *mime_types; /* mime.types file, or NULL: application/octet-stream */
@@ -18,8 +18,10 @@ struct config {
     uint64_t max_request_size;
     unsigned max_connections; /* 0: no cap beyond the fd limit */
     unsigned file_cache;      /* open-file cache entries per thread, 0: off */
+    int reuse_port;           /* SO_REUSEPORT on the listening socket */
     int quiet;
     int workers_set, threads_set; /* given explicitly (for the ignored-flag note) */
+    int port_set;
 };
 
 enum config_result {

@@ -33,6 +33,7 @@ struct server {
     int dir_fd;              /* --directory, or -1 */
     struct mime_table *mime; /* --mime-types, or NULL */
     int listen_fd;           /* or -1 */
+    int listen_inherited;    /* listen_fd came from systemd */
     int log_fd;              /* access log opened here, or -1 (stdout is never closed) */
     int log_out;             /* where the access log goes (stdout included), or -1 */
     struct http_ctx http;
@@ -48,6 +49,35 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_ops->stop(stop_engine);
+}
+
+/* What SIGUSR1 reopens: the --access-log path onto its descriptor, or
+ * nothing (-1). */
+static const char *reopen_path;
+static int reopen_fd = -1;
+
+/* SIGUSR1 (logrotate's postrotate, as for nginx): open the access log's
+ * path anew and put it in place of the old descriptor with dup3(). Every
+ * line is one write() to that descriptor number (both engines), so a line
+ * lands whole in the old file or whole in the new one: none is lost or
+ * torn. open() and dup3() are async-signal-safe. */
+static void on_reopen_signal(int sig)
+{
+    static const char fail[] = "ringhttpd: SIGUSR1: cannot reopen the access log; "
+                               "still writing to the old file\n";
+    int saved = errno, fd;
+
+    (void)sig;
+    if (reopen_fd < 0)
+        return;
+    fd = open(reopen_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || dup3(fd, reopen_fd, O_CLOEXEC) < 0) {
+        if (write(STDERR_FILENO, fail, sizeof(fail) - 1) < 0)
+            errno = saved; /* nothing more to do */
+    }
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
 }
 
 static void set_signal(int sig, void (*handler)(int))
@@ -164,45 +194,107 @@ static void set_int_opt(int fd, int level, int name, int value)
         log_warn("setsockopt(%d, %d): %s", level, name, strerror(errno));
 }
 
-static int open_listener(struct server *srv)
+/* A listening socket bound to addr:port in srv->listen_fd. 0, an exit
+ * status, or -EAFNOSUPPORT when addr is IPv6 and the host has none (only
+ * reported when quiet_v6 is 0). */
+static int listen_on(struct server *srv, const char *addr, int quiet_v6)
 {
     const struct config *cfg = &srv->cfg;
     struct sockaddr_storage ss;
     socklen_t len;
     int fd;
 
-    if (parse_bind(cfg->bind_addr, cfg->port, &ss, &len) != 0) {
+    if (parse_bind(addr, cfg->port, &ss, &len) != 0) {
         fprintf(stderr,
                 "ringhttpd: invalid value '%s' for --bind (expected an IPv4 or IPv6 address); "
                 "try 'ringhttpd --help'\n",
-                cfg->bind_addr);
+                addr);
         return EXIT_USAGE;
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 && quiet_v6 && errno == EAFNOSUPPORT)
+        return -EAFNOSUPPORT;
     if (fd < 0) {
-        fprintf(stderr, "ringhttpd: cannot create a socket for %s: %s\n", cfg->bind_addr,
-                strerror(errno));
+        fprintf(stderr, "ringhttpd: cannot create a socket for %s: %s\n", addr, strerror(errno));
         return EXIT_FAILURE;
     }
-    srv->listen_fd = fd;
     set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (cfg->reuse_port)
+        set_int_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
     if (ss.ss_family == AF_INET6)
         set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0); /* "::" takes IPv4 too */
     set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);      /* accepted sockets inherit it */
     if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-        if (errno == EADDRINUSE)
-            fprintf(stderr, "ringhttpd: port %u is already in use\n", cfg->port);
+        int err = errno;
+        close(fd);
+        if (quiet_v6 && err == EADDRNOTAVAIL)
+            return -EAFNOSUPPORT; /* IPv6 configured off */
+        if (err == EADDRINUSE)
+            fprintf(stderr, "ringhttpd: port %u is already in use%s\n", cfg->port,
+                    cfg->reuse_port ? " (without SO_REUSEPORT)" : "");
         else
-            fprintf(stderr, "ringhttpd: cannot bind to %s port %u: %s\n", cfg->bind_addr, cfg->port,
-                    strerror(errno));
+            fprintf(stderr, "ringhttpd: cannot bind to %s port %u: %s\n", addr, cfg->port,
+                    strerror(err));
         return EXIT_FAILURE;
     }
+    srv->listen_fd = fd;
     if (listen(fd, LISTEN_BACKLOG) != 0) {
-        fprintf(stderr, "ringhttpd: cannot listen on %s port %u: %s\n", cfg->bind_addr, cfg->port,
+        fprintf(stderr, "ringhttpd: cannot listen on %s port %u: %s\n", addr, cfg->port,
                 strerror(errno));
         return EXIT_FAILURE;
     }
     return 0;
+}
+
+/* Socket activation (sd_listen_fds(3)): systemd passes its listening socket
+ * as fd 3, with LISTEN_PID naming this process and LISTEN_FDS=1. Returns 1
+ * when it was taken, 0 when none was passed, or -(exit status). */
+static int inherit_listener(struct server *srv)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    int fd = 3, type = 0, accepting = 0;
+    socklen_t len = sizeof(int);
+    char *end;
+
+    if (!pid || !fds || strtol(pid, &end, 10) != (long)getpid() || *end)
+        return 0; /* none, or meant for another process */
+    long n = strtol(fds, &end, 10);
+    unsetenv("LISTEN_PID"); /* not for the children a server never has, but as the protocol says */
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (*end || n != 1) {
+        fprintf(stderr,
+                "ringhttpd: systemd passed LISTEN_FDS=%s; ringhttpd serves exactly one "
+                "listening socket (one ListenStream= in the .socket unit)\n",
+                fds);
+        return -EXIT_USAGE;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) {
+        fprintf(stderr, "ringhttpd: the socket systemd passed (fd 3) is not a listening "
+                        "stream socket\n");
+        return -EXIT_USAGE;
+    }
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    srv->listen_fd = fd;
+    srv->listen_inherited = 1;
+    if (srv->cfg.port_set || srv->cfg.bind_addr || srv->cfg.reuse_port)
+        log_info("serving the socket systemd passed: --port, --bind and --reuse-port are ignored");
+    return 1;
+}
+
+static int open_listener(struct server *srv)
+{
+    int r = inherit_listener(srv);
+
+    if (r != 0)
+        return r < 0 ? -r : 0;
+    if (srv->cfg.bind_addr)
+        return listen_on(srv, srv->cfg.bind_addr, 0);
+    /* Dual-stack where the host has IPv6, else IPv4 alone. */
+    r = listen_on(srv, "::", 1);
+    return r == -EAFNOSUPPORT ? listen_on(srv, "0.0.0.0", 0) : r;
 }
 
 /* http_ctx.access_log: arg is the fd. One write() per line: with O_APPEND
@@ -241,9 +333,11 @@ static int open_access_log(struct server *srv)
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
             fprintf(stderr, "ringhttpd: --access-log %s: %s\n", path, strerror(errno));
-            return EXIT_USAGE;
+            return EXIT_FAILURE; /* a runtime condition (permissions, a missing directory) */
         }
         srv->log_fd = fd;
+        reopen_path = path;
+        reopen_fd = fd;
     }
     srv->http.access_log = access_log_write;
     srv->http.access_log_arg = (void *)(intptr_t)fd;
@@ -271,13 +365,29 @@ static int server_setup(struct server *srv)
 static void log_startup(const struct server *srv)
 {
     const struct config *cfg = &srv->cfg;
-    int v6 = strchr(cfg->bind_addr, ':') != NULL;
     int uring = strcmp(srv->ops->name, "uring") == 0;
     unsigned n = uring ? cfg->workers : cfg->threads;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
 
-    log_info("listening on %s%s%s:%u (engine %s, %u %s%s; %s%s)", v6 ? "[" : "", cfg->bind_addr,
-             v6 ? "]" : "", cfg->port, srv->ops->name, n, uring ? "worker" : "thread",
-             n == 1 ? "" : "s", cfg->directory ? "files from " : "no --directory",
+    if (getsockname(srv->listen_fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+            port = ntohs(a->sin6_port);
+        } else if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+            port = ntohs(a->sin_port);
+        }
+    }
+    int v6 = strchr(host, ':') != NULL;
+    log_info("listening on %s%s%s:%u%s (engine %s, %u %s%s; %s%s)", v6 ? "[" : "", host,
+             v6 ? "]" : "", port, srv->listen_inherited ? " (from systemd)" : "", srv->ops->name, n,
+             uring ? "worker" : "thread", n == 1 ? "" : "s",
+             cfg->directory ? "files from " : "no --directory",
              cfg->directory ? cfg->directory : "");
 }
 
@@ -285,6 +395,7 @@ static void log_startup(const struct server *srv)
 static int server_run(struct server *srv)
 {
     struct engine_env env = {.listen_fd = srv->listen_fd,
+                             .listen_inherited = srv->listen_inherited,
                              .http = &srv->http,
                              .cfg = &srv->cfg,
                              .access_log_fd = srv->log_out};
@@ -317,6 +428,7 @@ static int server_run(struct server *srv)
 
 static void server_close(struct server *srv)
 {
+    reopen_fd = -1; /* a late SIGUSR1 must not reopen onto a closed number */
     if (srv->log_fd >= 0)
         close(srv->log_fd);
     if (srv->listen_fd >= 0)
@@ -332,6 +444,7 @@ int main(int argc, char **argv)
     int status;
 
     set_signal(SIGPIPE, SIG_IGN);
+    set_signal(SIGUSR1, on_reopen_signal); /* a no-op without an access log file */
     switch (config_parse(&srv.cfg, argc, argv)) {
     case CONFIG_OK:
         break;

@@ -12,7 +12,8 @@ from helpers import free_port, sanitizer_report, wait_until
 # Every flag of the contract's synopsis.
 FLAGS = ["--directory", "--port", "--bind", "--engine", "--workers", "--threads",
          "--idle-timeout", "--header-timeout", "--max-request-size", "--max-connections",
-         "--access-log", "--mime-types", "--file-cache", "--quiet", "--help", "--version"]
+         "--access-log", "--mime-types", "--file-cache", "--reuse-port", "--quiet", "--help",
+         "--version"]
 
 
 def run(binary, *args, timeout=10):
@@ -86,6 +87,15 @@ def test_directory_that_is_a_file_exits_2(server_bin, tmp_path):
     assert p.stderr.strip(), "no message on stderr"
 
 
+def test_access_log_that_cannot_be_opened_exits_1(server_bin, tmp_path):
+    """A runtime condition (a missing directory, permissions), not a usage
+    error: exit 1 with the path and the reason."""
+    p = run(server_bin, "--port", str(free_port()), "--access-log",
+            str(tmp_path / "missing" / "access.log"))
+    assert p.returncode == 1, f"exit {p.returncode}; stderr {p.stderr!r}"
+    assert "missing/access.log" in p.stderr and "No such file" in p.stderr, p.stderr
+
+
 def test_busy_port_exits_1_naming_the_port(server_bin, engine):
     with socket.socket() as blocker:
         blocker.bind(("0.0.0.0", 0))
@@ -113,14 +123,40 @@ def test_flag_of_the_other_engine_is_accepted_with_a_note(make_server, other_eng
         f"no start-up note about the ignored {flag}: {s.stderr()!r}"
 
 
-def test_default_bind_is_all_ipv4_addresses(make_server):
+def listening_on(port):
+    """The local addresses listening on port, from /proc/net/tcp and tcp6
+    (state 0A)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = [line.split() for line in f.readlines()[1:]]
+        except OSError:
+            continue
+        found += [r[1] for r in rows if r[3] == "0A" and int(r[1].split(":")[1], 16) == port]
+    return found
+
+
+def host_has_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6) as t:
+            t.bind(("::", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_default_bind_is_every_address_ipv6_and_ipv4(make_server):
+    """Without --bind: "::" taking IPv4 too where the host has IPv6 (one
+    socket), else 0.0.0.0."""
     s = make_server(pass_bind=False)
-    # /proc/net/tcp: local address 00000000:PORT in state 0A (LISTEN).
-    with open("/proc/net/tcp") as f:
-        rows = [line.split() for line in f.readlines()[1:]]
-    listening = [r[1] for r in rows if r[3] == "0A" and int(r[1].split(":")[1], 16) == s.port]
-    assert listening == ["00000000:%04X" % s.port], f"listening sockets: {listening}"
-    assert s.get("/").status == 200
+    any6, any4 = "0" * 32 + ":%04X" % s.port, "00000000:%04X" % s.port
+    assert listening_on(s.port) == ([any6] if host_has_ipv6() else [any4])
+    assert s.get("/").status == 200  # over IPv4 (127.0.0.1)
+    if _ipv6_loopback():
+        with socket.create_connection(("::1", s.port), timeout=5) as c:
+            c.sendall(b"GET /echo/six HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(4096).endswith(b"six")
 
 
 def _ipv6_loopback():

@@ -100,7 +100,8 @@ static void test_defaults(void)
 
     CHECK_INT_EQ(parse(&cfg, &cap, NULL), CONFIG_OK);
     CHECK(cfg.directory == NULL);
-    CHECK_STR_EQ(cfg.bind_addr, "0.0.0.0");
+    CHECK(cfg.bind_addr == NULL); /* "::" with IPv4 too, else 0.0.0.0 */
+    CHECK_INT_EQ(cfg.reuse_port, 0);
     CHECK_STR_EQ(cfg.engine, "auto");
     CHECK(cfg.access_log == NULL);
     CHECK_INT_EQ(cfg.port, 4221);
@@ -125,7 +126,8 @@ static void test_every_flag(void)
     CHECK_INT_EQ(parse(&cfg, &cap, "--directory", "/srv/files", "--port", "8080", "--bind", "::1",
                        "--engine", "threads", "--workers", "4", "--threads", "128",
                        "--idle-timeout", "5", "--header-timeout", "3", "--max-request-size", "0",
-                       "--max-connections", "10000", "--access-log", "-", "--quiet", NULL),
+                       "--max-connections", "10000", "--access-log", "-", "--quiet", "--reuse-port",
+                       NULL),
                  CONFIG_OK);
     CHECK_STR_EQ(cfg.directory, "/srv/files");
     CHECK_INT_EQ(cfg.port, 8080);
@@ -139,6 +141,8 @@ static void test_every_flag(void)
     CHECK_INT_EQ(cfg.max_connections, 10000);
     CHECK_STR_EQ(cfg.access_log, "-");
     CHECK_INT_EQ(cfg.quiet, 1);
+    CHECK_INT_EQ(cfg.reuse_port, 1);
+    CHECK_INT_EQ(cfg.port_set, 1);
     CHECK_INT_EQ(cfg.workers_set, 1);
     CHECK_INT_EQ(cfg.threads_set, 1);
     CHECK_STR_EQ(cap.err, "");
