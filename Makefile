@@ -19,6 +19,9 @@ QUICK       ?=
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 FUZZ_ARGS    ?=
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+INSTALL_DIR  ?= build-install
 
 # The suite once more on the uring engine with two rings per server
 # (connection handoff between workers, per-worker access logs).
@@ -29,7 +32,11 @@ SOURCES = $(shell find src tests fuzz -name '*.[ch]' 2>/dev/null)
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build run test test-release test-asan test-load deps clean format format-check bench fuzz
+.PHONY: all build run test test-release test-asan test-load deps clean format format-check bench fuzz \
+	install uninstall
+
+# bash: `make run` probes the port with /dev/tcp.
+SHELL := /bin/bash
 
 # One step at a time even under `make -j`: the build steps parallelise inside.
 .NOTPARALLEL:
@@ -43,11 +50,32 @@ build: deps
 	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
 	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 
-run: build
+# Builds the server alone (not the tests) and serves demo-files/ on PORT.
+run: deps
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS) --target ringhttpd
 	@mkdir -p $(DEMO_DIR)
 	@[ -e $(DEMO_DIR)/hello.txt ] || echo 'Hello from ringhttpd!' > $(DEMO_DIR)/hello.txt
+	@if (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
+		echo "make run: port $(PORT) is busy; try: make run PORT=8080" >&2; exit 1; fi
 	@echo "try: curl http://localhost:$(PORT)/files/hello.txt"
-	$(BUILD_DIR)/ringhttpd --directory $(DEMO_DIR) --port $(PORT) $(RUN_ARGS)
+	exec $(BUILD_DIR)/ringhttpd --directory $(DEMO_DIR) --port $(PORT) $(RUN_ARGS)
+
+# The server (sbin), ringhttpd(8) and the systemd units under
+# $(DESTDIR)$(PREFIX), from a Release build in $(INSTALL_DIR); uninstall
+# removes what the last install wrote (its install_manifest.txt, under the
+# same DESTDIR).
+install: deps
+	$(CMAKE) -S . -B $(INSTALL_DIR) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+		$(CMAKE_ARGS)
+	$(CMAKE) --build $(INSTALL_DIR) -j$(JOBS) --target ringhttpd
+	DESTDIR=$(DESTDIR) $(CMAKE) --install $(INSTALL_DIR)
+
+uninstall:
+	@[ -f $(INSTALL_DIR)/install_manifest.txt ] || \
+		{ echo "make uninstall: nothing installed from $(INSTALL_DIR)" >&2; exit 1; }
+	@while IFS= read -r f || [ -n "$$f" ]; do rm -fv -- "$(DESTDIR)$$f"; done < $(INSTALL_DIR)/install_manifest.txt
+	@rm -f $(INSTALL_DIR)/install_manifest.txt
 
 test: test-release test-asan
 
@@ -91,7 +119,7 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ARGS="$(FUZZ_ARGS)" JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(DEMO_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(INSTALL_DIR) $(DEMO_DIR)
 
 format:
 	@bash $(DEPS) format

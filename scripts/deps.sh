@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh - install the Debian packages ringhttpd needs, only those missing.
 #
-#   scripts/deps.sh          build and test: compiler, cmake, liburing, libdeflate, pytest, curl
+#   scripts/deps.sh          build and test: compiler, cmake, liburing, libdeflate, pytest, curl,
+#                            strace, mandoc (the manual's lint), systemd (systemd-socket-activate,
+#                            systemd-analyze verify of the units)
 #   scripts/deps.sh bench    also wrk, nginx-light, lighttpd, h2o, gnuplot, strace (benchmarks)
 #   scripts/deps.sh format   also clang-format
 #   scripts/deps.sh fuzz     also clang and libFuzzer (libclang-rt-14-dev)
@@ -10,7 +12,8 @@
 # prints the command to run and exits 1.
 set -euo pipefail
 
-packages=(cmake pkg-config gcc make liburing-dev libdeflate-dev python3-pytest curl strace)
+packages=(cmake pkg-config gcc make liburing-dev libdeflate-dev python3-pytest curl strace mandoc
+    systemd)
 for group in "$@"; do
     case "$group" in
     bench) packages+=(wrk nginx-light lighttpd lighttpd-mod-deflate h2o gnuplot-nox strace) ;;

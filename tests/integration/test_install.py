@@ -1,0 +1,94 @@
+"""Installing ringhttpd (issue 12): `make install` / `make uninstall` into a
+DESTDIR, the manual ringhttpd(8) and the systemd units. The install test
+builds the server in a temporary INSTALL_DIR (about 20 s)."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MAN = ROOT / "docs" / "ringhttpd.8"
+
+
+def engine_independent(engine):
+    """These tests concern files, not an engine: run them once."""
+    if engine != "threads" and os.environ.get("RINGHTTPD_ENGINES", "threads,uring") != engine:
+        pytest.skip("engine-independent: run with the threads engine")
+
+
+def test_manual_is_lint_clean_and_renders(engine):
+    engine_independent(engine)
+    if shutil.which("mandoc") is None:
+        pytest.skip("mandoc not installed (scripts/deps.sh installs it)")
+    p = subprocess.run(["mandoc", "-T", "lint", "-W", "warning", str(MAN)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and not p.stdout.strip() and not p.stderr.strip(), p.stdout + p.stderr
+    text = subprocess.run(["mandoc", "-T", "ascii", str(MAN)], capture_output=True,
+                          text=True, check=True).stdout
+    text = re.sub(r".\x08", "", text)  # overstrike (bold, underline)
+    for section in ("SYNOPSIS", "OPTIONS", "SIGNALS", "RESTARTS", "ENVIRONMENT", "FILES",
+                    "EXIT STATUS", "EXAMPLES"):
+        assert section in text, f"no {section} section"
+
+
+def test_manual_names_every_flag_of_help(server_bin, engine):
+    engine_independent(engine)
+    helptext = subprocess.run([str(server_bin), "--help"], capture_output=True, text=True,
+                              check=True).stdout
+    flags = sorted(set(re.findall(r"--[a-z][a-z-]+", helptext)))
+    source = MAN.read_text()
+    missing = [f for f in flags if "Fl \\-" + f[2:].replace("-", "\\-") not in source]
+    assert len(flags) > 10 and not missing, f"ringhttpd(8) does not document {missing}"
+
+
+def test_install_and_uninstall_into_destdir(engine, tmp_path):
+    """make install PREFIX=/usr DESTDIR=...: the binary, the manual and the
+    units, the service pointing at the installed binary; make uninstall
+    removes exactly those."""
+    engine_independent(engine)
+    dest, build = tmp_path / "root", tmp_path / "build"
+    env = dict(os.environ, MAKEFLAGS="")
+    run = lambda *a: subprocess.run(["make", "-C", str(ROOT), *a, f"INSTALL_DIR={build}"],  # noqa: E731
+                                    capture_output=True, text=True, env=env, timeout=600)
+    p = run("install", "PREFIX=/usr", f"DESTDIR={dest}")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    files = sorted(str(f.relative_to(dest)) for f in dest.rglob("*") if f.is_file())
+    assert files == ["usr/lib/systemd/system/ringhttpd.service",
+                     "usr/lib/systemd/system/ringhttpd.socket",
+                     "usr/sbin/ringhttpd",
+                     "usr/share/man/man8/ringhttpd.8"], files
+    binary = dest / "usr/sbin/ringhttpd"
+    assert os.access(binary, os.X_OK)
+    assert subprocess.run([str(binary), "--version"], capture_output=True,
+                          text=True).stdout.startswith("ringhttpd ")
+    service = (dest / "usr/lib/systemd/system/ringhttpd.service").read_text()
+    assert "ExecStart=/usr/sbin/ringhttpd " in service and "@SBINDIR@" not in service
+    p = run("uninstall", f"DESTDIR={dest}")
+    assert p.returncode == 0, p.stdout + p.stderr
+    left = [str(f.relative_to(dest)) for f in dest.rglob("*") if f.is_file()]
+    assert left == [], left
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_units_verify(server_bin, engine, tmp_path):
+    """systemd-analyze verify on the units, with ExecStart pointing at the
+    built binary (verify checks that it exists)."""
+    engine_independent(engine)
+    unit_dir = tmp_path / "units"
+    unit_dir.mkdir()
+    service = (ROOT / "dist" / "ringhttpd.service.in").read_text()
+    service = service.replace("@SBINDIR@/ringhttpd", str(Path(server_bin).resolve()))
+    (unit_dir / "ringhttpd.service").write_text(service)
+    shutil.copy(ROOT / "dist" / "ringhttpd.socket", unit_dir / "ringhttpd.socket")
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                        str(unit_dir / "ringhttpd.socket"), str(unit_dir / "ringhttpd.service")],
+                       capture_output=True, text=True, timeout=60)
+    out = p.stdout + p.stderr
+    if p.returncode != 0 and re.search(r"Failed to (initialize|connect|setup)|Cannot|not booted",
+                                       out, re.I) and "ringhttpd" not in out:
+        pytest.skip(f"systemd-analyze cannot run here: {out.strip()[:200]}")
+    assert p.returncode == 0 and "ringhttpd" not in out, out
