@@ -102,3 +102,16 @@ def test_printable_and_utf8_names_still_work(server, files_dir, name):
         assert server.get(f"/files/{name}").body == b"fine"
     finally:
         os.unlink(files_dir / unquote(name))
+
+
+def test_absolute_symlink_is_refused_even_pointing_inside(make_server, tmp_path):
+    """Names resolve with RESOLVE_BENEATH: an absolute symlink target is
+    refused whatever it names (the README says so); a relative one that
+    stays inside is followed."""
+    (tmp_path / "real.txt").write_bytes(b"real\n")
+    os.symlink(tmp_path / "real.txt", tmp_path / "abs-inside")
+    os.symlink("real.txt", tmp_path / "rel-inside")
+    s = make_server(directory=tmp_path)
+    assert s.get("/files/abs-inside").status == 403
+    r = s.get("/files/rel-inside")
+    assert (r.status, r.body) == (200, b"real\n")
