@@ -66,7 +66,7 @@ def test_changes_behind_the_back_seen_within_a_second(cached, change):
         want = (200, b"version one+")
     else:
         path.unlink()
-        want = (404, b"")
+        want = (404, b"404 Not Found\n")
     wait_fresh(server, name, want)
     # Within that second, threads that checked their copy before the change
     # may still serve it (each thread keeps its own); one second later none
@@ -142,7 +142,7 @@ def test_large_file_descriptor_is_kept_and_let_go(make_server, engine, tmp_path)
     """A hot larger file is served from one kept descriptor (per thread that
     served it); when it is deleted behind the server's back, the next request
     sees 404 and the descriptor is closed, so the space is freed."""
-    server = make_server("--threads", "1", directory=tmp_path)
+    server = make_server("--threads", "1", "--workers", "1", directory=tmp_path)
     path = tmp_path / "big.bin"
     path.write_bytes(BIG)
     for _ in range(5):
@@ -151,14 +151,14 @@ def test_large_file_descriptor_is_kept_and_let_go(make_server, engine, tmp_path)
     r = server.get("/files/big.bin", {"Range": "bytes=100-199"})
     assert r.status == 206 and r.body == BIG[100:200]
     path.unlink()
-    wait_fresh(server, "big.bin", (404, b""))
+    wait_fresh(server, "big.bin", (404, b"404 Not Found\n"))
     assert fds_on(server.proc.pid, path) == 0, "a deleted file's descriptor is still open"
 
 
 def test_unused_descriptor_is_closed_after_ten_seconds(make_server, engine, tmp_path):
     """Deleted behind the server's back and never asked for again: the
     descriptor goes after FILE_CACHE_FD_IDLE (10 s) without a request."""
-    server = make_server("--threads", "1", directory=tmp_path)
+    server = make_server("--threads", "1", "--workers", "1", directory=tmp_path)
     path = tmp_path / "big.bin"
     path.write_bytes(BIG)
     assert body(server, "big.bin") == (200, BIG)
