@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/response.h"
+
 /* Sanitizer builds add redzones and fake frames to every stack frame. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define ENGINE_STACK_FACTOR 16
@@ -81,6 +83,16 @@ bool engine_accept_failed(struct engine_admission *a, int err)
                       ENGINE_ACCEPT_BACKOFF_MS);
         return false;
     }
+}
+
+void engine_refuse(int fd)
+{
+    char buf[256];
+    size_t n = response_refusal(buf, sizeof(buf), time(NULL));
+
+    if (n > 0 && send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        n = 0; /* the client goes away unanswered, as before */
+    close(fd);
 }
 
 void engine_leave_listener(const struct engine_env *env, int accept_flags,

@@ -55,6 +55,10 @@ void engine_release(struct engine_admission *a);
  * most once per interval) and the caller pauses ENGINE_ACCEPT_BACKOFF_MS. */
 bool engine_accept_failed(struct engine_admission *a, int err);
 
+/* A connection the server will not serve (over --max-connections, or no
+ * room): a 503 if the socket takes it at once, then close. Never blocks. */
+void engine_refuse(int fd);
+
 /* At stop, before the engine stops accepting: hand every connection already
  * in the listen queue to take(arg, fd) (accepted with accept_flags), then
  * leave the socket with shutdown(SHUT_RD). A client in the queue was

@@ -152,7 +152,7 @@ static void poller_start(struct engine *e, int fd, const union peer_addr *peer)
     sa_family_t family = peer->sa.sa_family;
 
     if (!s) {
-        close(fd);
+        engine_refuse(fd);
         engine_release(&e->adm);
         return;
     }
@@ -191,7 +191,7 @@ static void poller_accept(struct engine *e)
         if (engine_admit(&e->adm, e->env.cfg))
             poller_start(e, fd, &peer);
         else
-            close(fd);
+            engine_refuse(fd);
     }
 }
 
@@ -251,7 +251,7 @@ static void poller_take(void *arg, int fd)
     if (engine_admit(&e->adm, e->env.cfg))
         poller_start(e, fd, &peer);
     else
-        close(fd);
+        engine_refuse(fd);
 }
 
 static void poller_on_stop(struct engine *e)

@@ -184,7 +184,7 @@ static void uring_take_queued(void *arg, int fd)
     struct uring_worker *w = arg;
 
     if (!engine_admit(&w->eng->adm, w->eng->env.cfg)) {
-        close(fd);
+        engine_refuse(fd);
         return;
     }
     atomic_fetch_add(&w->assigned, 1);

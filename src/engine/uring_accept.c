@@ -20,14 +20,6 @@ void uring_arm_accept(struct uring_worker *w)
     w->accept_armed = 1;
 }
 
-static void uring_refuse(struct uring_worker *w, int fd)
-{
-    struct io_uring_sqe *sqe = uring_sqe(w);
-
-    io_uring_prep_close(sqe, fd);
-    io_uring_sqe_set_data64(sqe, ud_worker(URING_UD_NONE));
-}
-
 /* Serve fd here: it is counted in adm (engine_admit) and in w->assigned. */
 void uring_adopt(struct uring_worker *w, int fd)
 {
@@ -36,7 +28,7 @@ void uring_adopt(struct uring_worker *w, int fd)
     if (w->stopping || w->free_head == URING_NIL) {
         atomic_fetch_sub(&w->assigned, 1);
         engine_release(&w->eng->adm);
-        uring_refuse(w, fd);
+        engine_refuse(fd);
         return;
     }
     u = &w->slab[w->free_head];
@@ -105,7 +97,7 @@ void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe)
         w->accept_armed = 0;
     if (cqe->res >= 0) {
         if (w->stopping || !engine_admit(&e->adm, e->env.cfg)) {
-            uring_refuse(w, cqe->res);
+            engine_refuse(cqe->res);
         } else {
             struct uring_worker *t = uring_pick(w);
             atomic_fetch_add(&t->assigned, 1);

@@ -290,7 +290,7 @@ void conn_respond_error(struct conn *c, int status, const char *allow)
     h.keep_alive = (c->rflags & CONN_REQ_KEEP) != 0;
     c->status = (uint16_t)status;
     /* The reserve kept free before each request leaves room for this. */
-    if (response_head_write(&c->blk->out, &h) < 0)
+    if (response_error_write(&c->blk->out, &h, !(c->rflags & CONN_REQ_HEAD)) < 0)
         c->flags |= CONN_FLAG_CLOSE_AFTER;
     if (!soft || !(c->rflags & CONN_REQ_BODY_DONE))
         c->flags |= CONN_FLAG_LINGER; /* input we did not read may follow */

@@ -241,7 +241,7 @@ static void files_respond_file(struct conn *c, const struct cond_validators *v)
     struct response_head h = {.status = 200};
     enum range_result rr = RANGE_IGNORE;
     unsigned n = 0;
-    char span[48];
+    char span[48], text[RESPONSE_ERROR_TEXT_MAX];
     int err;
 
     b->ctype = mime_type_of(c->ctx->mime, b->arg, b->arg_len, "application/octet-stream");
@@ -253,7 +253,8 @@ static void files_respond_file(struct conn *c, const struct cond_validators *v)
     }
     if (rr == RANGE_UNSATISFIABLE) {
         h.status = 416;
-        h.content_type = NULL;
+        h.content_type = "text/plain"; /* the error text, as for every error */
+        h.content_length = response_error_text(416, text);
         err = files_fields(c, v, "*", &h);
     } else if (rr == RANGE_OK && n == 1) {
         h.status = 206;
@@ -270,8 +271,15 @@ static void files_respond_file(struct conn *c, const struct cond_validators *v)
     }
     if (!files_queue_head(c, &h, err))
         return;
-    if (h.status == 416)
+    if (h.status == 416) {
+        if (c->rflags & CONN_REQ_HEAD)
+            return;
+        if (outbuf_append(&b->out, text, h.content_length) == 0)
+            c->bytes_out += h.content_length;
+        else
+            conn_abort(c); /* the head promised it: never a short body */
         return;
+    }
     if (h.status == 206 && n > 1)
         c->step = c->rflags & CONN_REQ_HEAD ? FILES_GET_CLOSE : FILES_GET_PART;
     else if (h.status == 206)

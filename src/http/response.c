@@ -2,6 +2,7 @@
  * to a caller-owned buffer with memcpy (this runs once per response). */
 #include "http/response.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define LIT_LEN(s) (sizeof(s) - 1)
@@ -187,4 +188,34 @@ int outbuf_append(struct outbuf *o, const void *p, size_t len)
         memcpy(o->data + o->len, p, len);
     o->len += len;
     return 0;
+}
+
+size_t response_error_text(int status, char out[RESPONSE_ERROR_TEXT_MAX])
+{
+    const char *reason = http_status_reason(status);
+    int n = snprintf(out, RESPONSE_ERROR_TEXT_MAX, "%d %s\n", status, reason ? reason : "Error");
+
+    return n > 0 && n < RESPONSE_ERROR_TEXT_MAX ? (size_t)n : 0;
+}
+
+int response_error_write(struct outbuf *o, struct response_head *h, int with_body)
+{
+    char body[RESPONSE_ERROR_TEXT_MAX];
+    size_t n = response_error_text(h->status, body);
+
+    h->content_type = "text/plain";
+    h->content_length = (uint64_t)n;
+    if (response_head_write(o, h) < 0)
+        return -1;
+    return with_body ? outbuf_append(o, body, n) : 0;
+}
+
+size_t response_refusal(char *buf, size_t cap, time_t now)
+{
+    static const char retry[] = "Retry-After: 1\r\n";
+    struct outbuf o = {buf, 0, cap};
+    struct response_head h = {
+        .status = 503, .now = now, .extra = retry, .extra_len = sizeof(retry) - 1};
+
+    return response_error_write(&o, &h, 1) == 0 ? o.len : 0;
 }

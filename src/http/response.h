@@ -50,6 +50,22 @@ struct response_head {
  * 204 must not say otherwise); every other status carries content_length. */
 int response_head_write(struct outbuf *o, const struct response_head *h);
 
+/* The body of every error response: "404 Not Found\n" (what curl shows).
+ * Returns its length. */
+#define RESPONSE_ERROR_TEXT_MAX 64
+size_t response_error_text(int status, char out[RESPONSE_ERROR_TEXT_MAX]);
+
+/* An error response (status >= 400): h's head with a one-line text/plain
+ * body, "404 Not Found\n", so a client such as curl shows what happened;
+ * without the body when with_body is 0 (HEAD). Uses h->now, keep_alive,
+ * allow and extra; sets the type and length itself. */
+int response_error_write(struct outbuf *o, struct response_head *h, int with_body);
+
+/* The 503 a connection over --max-connections gets before it is closed
+ * (Connection: close, Retry-After: 1), written to buf; its length, or 0
+ * when cap is too small. */
+size_t response_refusal(char *buf, size_t cap, time_t now);
+
 /* Append "HTTP/1.1 100 Continue\r\n\r\n". */
 int response_continue_write(struct outbuf *o);
 

@@ -639,12 +639,15 @@ def check_common_headers(r):
         f"Connection header {conn!r} in\n{r}"
 
 
-def assert_empty_error(r, status, connection=None):
-    """r is the error response the contract promises: the status, an empty
-    body framed by Content-Length: 0, and (when given) that Connection value."""
+def assert_error(r, status, connection=None, head=False):
+    """r is the error response the contract promises: the status, a
+    one-line text/plain body "<status> <reason>\n" framed by its
+    Content-Length (none on a HEAD), and (when given) that Connection value."""
     assert r.status == status, r
-    assert r.get("Content-Length") == "0", r
-    assert r.body == b"", r
+    text = f"{status} {r.reason}\n".encode()  # the status line's reason phrase
+    assert r.get("Content-Type") == "text/plain", r
+    assert r.get("Content-Length") == str(len(text)), r
+    assert r.body == (b"" if head else text), r
     if connection is not None:
         assert r.get("Connection") == connection, r
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from helpers import HELLO, assert_empty_error, build_request, check_common_headers, chunked
+from helpers import HELLO, assert_error, build_request, check_common_headers, chunked
 
 
 def connection_behaves_as_announced(c, r):
@@ -65,7 +65,7 @@ def test_soft_errors_are_empty_and_keep_alive(server, request_bytes, status):
     the response is empty, says keep-alive, and the next request is answered."""
     with server.conn() as c:
         c.send(request_bytes)
-        assert_empty_error(c.read_response(), status, "keep-alive")
+        assert_error(c.read_response(), status, "keep-alive")
         c.send(b"GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n")
         r = c.read_response()
         assert (r.status, r.body) == (200, b"after")
@@ -81,7 +81,7 @@ def test_errors_with_unread_input_close(server, request_bytes, status):
     ends the connection: Content-Length: 0, no body, Connection: close, EOF."""
     with server.conn() as c:
         c.send(request_bytes)
-        assert_empty_error(c.read_response(), status, "close")
+        assert_error(c.read_response(), status, "close")
         assert c.read_eof(2.0) == b""
 
 

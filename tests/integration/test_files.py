@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers import HELLO, RANDOM_1M, assert_empty_error, build_request, chunked, requires_curl, wait_until
+from helpers import HELLO, RANDOM_1M, assert_error, build_request, chunked, requires_curl, wait_until
 
 
 def unique(prefix="up"):
@@ -76,7 +76,7 @@ def test_get_file_http_client(server):
 
 @pytest.mark.parametrize("name", ["missing.txt", "sub", "emptydir", "sub/missing", "sub/"])
 def test_get_missing_or_directory_404(server, name):
-    assert_empty_error(server.get("/files/" + name), 404)
+    assert_error(server.get("/files/" + name), 404)
 
 
 def test_no_directory_every_files_request_404(make_server):
@@ -235,7 +235,7 @@ def test_post_over_default_limit_413_without_100(server, files_dir, no_stray_fil
         c.send(build_request("POST", "/files/" + name,
                              {"Expect": "100-continue", "Content-Length": str((1 << 20) + 1)}))
         r = c.read_response()
-        assert_empty_error(r, 413, "close")
+        assert_error(r, 413, "close")
         c.read_eof()
     assert not (files_dir / name).exists()
 

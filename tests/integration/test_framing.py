@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from helpers import assert_empty_error, assert_still_serving, build_request
+from helpers import assert_error, assert_still_serving, build_request
 
 
 def H(*lines, body=b""):
@@ -96,7 +96,7 @@ def test_missing_host_refused_before_the_body(server, files_dir):
     with server.conn() as c:
         c.send(H(b"POST /files/nohost HTTP/1.1", b"Content-Length: 1000000",
                  b"Expect: 100-continue"))
-        assert_empty_error(c.read_response(), 400, "close")
+        assert_error(c.read_response(), 400, "close")
     assert not (files_dir / "nohost").exists()
 
 
@@ -106,7 +106,7 @@ def test_bad_request(server, case):
     data, status = BAD[case]
     with server.conn() as c:
         c.send(data)
-        assert_empty_error(c.read_response(), status, "close")
+        assert_error(c.read_response(), status, "close")
         c.read_eof(3.0)  # closes (leftover input may be drained first)
     assert_still_serving(server)
 

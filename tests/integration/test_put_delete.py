@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers import HELLO, RANDOM_1M, assert_empty_error, build_request, chunked, requires_curl
+from helpers import HELLO, RANDOM_1M, assert_error, build_request, chunked, requires_curl
 
 
 def unique(prefix="pd"):
@@ -60,13 +60,13 @@ def test_post_still_201_over_an_existing_file(server, files_dir):
 
 def test_put_into_missing_directory_409(server, files_dir):
     r = server.request("PUT", "/files/no-such-dir/x", body=b"x")
-    assert_empty_error(r, 409, "close")  # answered before the body was read
+    assert_error(r, 409, "close")  # answered before the body was read
     assert not (files_dir / "no-such-dir").exists()
 
 
 def test_put_over_a_directory_409(server, files_dir):
     r = server.request("PUT", "/files/emptydir", body=b"x")
-    assert_empty_error(r, 409)
+    assert_error(r, 409)
     assert (files_dir / "emptydir").is_dir()
     assert no_temporaries(files_dir / "emptydir") and no_temporaries(files_dir)
 
@@ -82,9 +82,9 @@ def test_delete_removes_then_404(server, files_dir):
         assert r.get("Connection") == "keep-alive"
         assert not (files_dir / name).exists()
         c.send(build_request("GET", f"/files/{name}"))
-        assert_empty_error(c.read_response(), 404, "keep-alive")
+        assert_error(c.read_response(), 404, "keep-alive")
         c.send(build_request("DELETE", f"/files/{name}"))
-        assert_empty_error(c.read_response(), 404, "keep-alive")
+        assert_error(c.read_response(), 404, "keep-alive")
 
 
 def test_delete_in_subdirectory(server, files_dir):
@@ -107,7 +107,7 @@ def test_delete_in_subdirectory(server, files_dir):
 ])
 def test_delete_refusals(server, files_root, name, status):
     r = server.request("DELETE", f"/files/{name}")
-    assert_empty_error(r, status)
+    assert_error(r, status)
     files = files_root / "files"
     assert (files / "emptydir").is_dir() and (files / "sub" / "inner.txt").exists()
     assert (files_root / "secret.txt").exists()
@@ -173,6 +173,6 @@ def test_curl_upload_file_is_put(server, files_dir, tmp_path):
 
 def test_allow_lists_put_and_delete(server):
     r = server.request("PATCH", "/files/hello.txt", body=b"")
-    assert_empty_error(r, 405)
+    assert_error(r, 405)
     assert r.get("Allow") == "GET, HEAD, POST, PUT, DELETE"
     assert server.get("/files/hello.txt").body == HELLO

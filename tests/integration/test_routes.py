@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from helpers import assert_empty_error, build_request, check_common_headers, requires_curl
+from helpers import assert_error, build_request, check_common_headers, requires_curl
 
 
 def test_root_is_200_with_empty_body(server):
@@ -126,7 +126,7 @@ def test_user_agent_with_curl(server):
 
 @pytest.mark.parametrize("path", ["/nope", "/index.html", "/echoes/x", "/user-agentx"])
 def test_unknown_path_404(server, path):
-    assert_empty_error(server.get(path), 404)
+    assert_error(server.get(path), 404)
 
 
 @pytest.mark.parametrize("method, path", [
@@ -139,7 +139,7 @@ def test_other_known_methods_on_non_file_routes_405(server, method, path):
     with server.conn() as c:
         c.send(build_request(method, path, body=b""))
         r = c.read_response()
-        assert_empty_error(r, 405, "keep-alive")
+        assert_error(r, 405, "keep-alive")
         assert r.get("Allow") == "GET, HEAD"
         c.send(build_request("GET", "/echo/next"))
         assert c.read_response().body == b"next"
@@ -151,7 +151,7 @@ def test_other_known_methods_on_non_file_routes_405(server, method, path):
 def test_unknown_method_501(server, method, path):
     """RFC 9110 9.1: a method the server does not know is 501 on any path,
     known route or not (method names are case-sensitive: "get" is unknown)."""
-    assert_empty_error(server.request(method, path), 501)
+    assert_error(server.request(method, path), 501)
 
 
 @pytest.mark.parametrize("path, headers", [

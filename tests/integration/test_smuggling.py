@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from helpers import assert_empty_error, assert_still_serving, wait_until
+from helpers import assert_error, assert_still_serving, wait_until
 
 SMUGGLED = b"GET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 NEXT = b"GET /echo/next HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -163,7 +163,7 @@ def assert_rejected(server, data, status):
             c.send(data)
         except OSError:
             pass  # the server may have answered and closed already
-        assert_empty_error(c.read_response(), status, "close")
+        assert_error(c.read_response(), status, "close")
         rest = c.read_eof(3.0)
         assert b"smuggled" not in rest, f"smuggled request answered: {rest!r}"
         assert rest == b"", f"bytes after the error response: {rest!r}"

@@ -259,7 +259,9 @@ static void test_bad_request_closes(void)
     d = (struct drive){.in = req, .in_len = sizeof(req) - 1};
     drive(&d);
     CHECK_INT_EQ(response_at(&d, 0, body, sizeof(body), head, sizeof(head)), 400);
-    CHECK(strstr(head, "Connection: close") && strstr(head, "Content-Length: 0"));
+    CHECK(strstr(head, "Connection: close") && strstr(head, "Content-Length: 16\r\n"));
+    CHECK(strstr(head, "Content-Type: text/plain\r\n"));
+    CHECK_STR_EQ(body, "400 Bad Request\n"); /* what curl shows */
     CHECK(response_at(&d, 1, body, sizeof(body), head, sizeof(head)) < 0);
     CHECK(d.shut && d.closed);
 }
@@ -386,7 +388,7 @@ static void test_large_file_and_names(void)
 {
     static char big[300000];
     static struct drive d;
-    char head[512], body[16];
+    char head[512], body[64];
     int fd = openat(test_dirfd, "big.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
     for (size_t i = 0; i < sizeof(big); i++)
