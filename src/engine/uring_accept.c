@@ -25,7 +25,7 @@ void uring_adopt(struct uring_worker *w, int fd)
 {
     struct uconn *u;
 
-    if (w->stopping || w->free_head == URING_NIL) {
+    if (w->free_head == URING_NIL) {
         atomic_fetch_sub(&w->assigned, 1);
         engine_release(&w->eng->adm);
         engine_refuse(fd);
@@ -35,6 +35,10 @@ void uring_adopt(struct uring_worker *w, int fd)
     w->free_head = u->dqn.next;
     w->active++;
     uconn_start(w, u, fd);
+    /* Accepted by the kernel as the stop began (or from the listen queue at
+     * the stop): served like the others, under the drain's rules. */
+    if (w->stopping && !(u->flags & UCONN_CLOSED))
+        uconn_stop(w, u, w->grace_done ? UCONN_STOP_FRESH : UCONN_STOP_SOFT);
 }
 
 /* The worker with the fewest connections (this one on a tie). The kernel
@@ -96,10 +100,10 @@ void uring_on_accept(struct uring_worker *w, const struct io_uring_cqe *cqe)
     if (!(cqe->flags & IORING_CQE_F_MORE))
         w->accept_armed = 0;
     if (cqe->res >= 0) {
-        if (w->stopping || !engine_admit(&e->adm, e->env.cfg)) {
+        if (!engine_admit(&e->adm, e->env.cfg)) {
             engine_refuse(cqe->res);
         } else {
-            struct uring_worker *t = uring_pick(w);
+            struct uring_worker *t = w->stopping ? w : uring_pick(w);
             atomic_fetch_add(&t->assigned, 1);
             if (t == w)
                 uring_adopt(w, cqe->res);
