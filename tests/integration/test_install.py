@@ -2,6 +2,7 @@
 DESTDIR, the manual ringhttpd(8) and the systemd units. The install test
 builds the server in a temporary INSTALL_DIR (about 20 s)."""
 
+import json
 import os
 import re
 import shutil
@@ -92,3 +93,40 @@ def test_units_verify(server_bin, engine, tmp_path):
                                        out, re.I) and "ringhttpd" not in out:
         pytest.skip(f"systemd-analyze cannot run here: {out.strip()[:200]}")
     assert p.returncode == 0 and "ringhttpd" not in out, out
+
+
+def eval_flake(flake_dir):
+    return subprocess.run(["nix-instantiate", "--eval", "--strict", "--json",
+                           str(ROOT / "tests" / "nix" / "check-flake.nix"),
+                           "--arg", "flakeDir", str(flake_dir)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("nix-instantiate") is None,
+                    reason="nix-instantiate not installed (Debian's nix-bin; scripts/deps.sh)")
+def test_flake_parses_and_evaluates_offline(engine, tmp_path):
+    """flake.nix: parsed, and its outputs evaluated against a stub of the
+    nixpkgs attributes it uses (nixpkgs cannot be fetched here). A build by
+    Nix is not tried: see the README."""
+    engine_independent(engine)
+    p = subprocess.run(["nix-instantiate", "--parse", str(ROOT / "flake.nix")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    p = eval_flake(ROOT)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    cmake_version = re.search(r"project\(ringhttpd VERSION ([0-9.]+)",
+                              (ROOT / "CMakeLists.txt").read_text()).group(1)
+    assert out["pname"] == "ringhttpd" and out["version"] == cmake_version, out
+    assert set(out["buildInputs"]) == {"liburing", "libdeflate"}, out
+    assert set(out["nativeBuildInputs"]) == {"cmake", "pkg-config"}, out
+    assert "-DUSE_IOURING=ON" in out["cmakeFlags"] and out["srcIsTheFlake"], out
+    assert out["systems"] == out["shellSystems"] == ["aarch64-linux", "x86_64-linux"], out
+    assert out["defaultIsRinghttpd"] and out["shellInputsFrom"] == ["ringhttpd"], out
+    assert "pytest" in out["shellPackages"], out
+    # The check has teeth: a misspelt nixpkgs attribute fails to evaluate.
+    (tmp_path / "flake.nix").write_text(
+        (ROOT / "flake.nix").read_text().replace("pkgs.libdeflate", "pkgs.libdeflat"))
+    shutil.copy(ROOT / "CMakeLists.txt", tmp_path / "CMakeLists.txt")
+    p = eval_flake(tmp_path)
+    assert p.returncode != 0 and "libdeflat" in p.stderr, p.stdout + p.stderr
