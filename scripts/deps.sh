@@ -4,7 +4,7 @@
 #   scripts/deps.sh          build and test: compiler, cmake, liburing, libdeflate, pytest, curl,
 #                            strace, mandoc (the manual's lint), systemd (systemd-socket-activate,
 #                            systemd-analyze verify of the units), nix-bin (flake.nix, offline),
-#                            haproxy (the scale-out test)
+#                            haproxy (the scale-out test), debhelper (the .deb)
 #   scripts/deps.sh bench    also wrk, nginx-light, lighttpd, h2o, gnuplot, strace (benchmarks)
 #   scripts/deps.sh format   also clang-format
 #   scripts/deps.sh fuzz     also clang and libFuzzer (libclang-rt-14-dev)
@@ -14,7 +14,7 @@
 set -euo pipefail
 
 packages=(cmake pkg-config gcc make liburing-dev libdeflate-dev python3-pytest curl strace mandoc
-    systemd nix-bin haproxy)
+    systemd nix-bin haproxy debhelper)
 for group in "$@"; do
     case "$group" in
     bench) packages+=(wrk nginx-light lighttpd lighttpd-mod-deflate h2o gnuplot-nox strace) ;;

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import sanitized_binary
+
 ROOT = Path(__file__).resolve().parents[2]
 MAN = ROOT / "docs" / "ringhttpd.8"
 
@@ -130,3 +132,47 @@ def test_flake_parses_and_evaluates_offline(engine, tmp_path):
     shutil.copy(ROOT / "CMakeLists.txt", tmp_path / "CMakeLists.txt")
     p = eval_flake(tmp_path)
     assert p.returncode != 0 and "libdeflat" in p.stderr, p.stdout + p.stderr
+
+
+@pytest.mark.skipif(shutil.which("dpkg-buildpackage") is None or shutil.which("dh") is None,
+                    reason="dpkg-dev and debhelper not installed (scripts/deps.sh)")
+def test_debian_package_builds_installs_and_removes(engine, tmp_path):
+    """dpkg-buildpackage -us -uc -b on a copy of the tracked files: the .deb
+    holds the server, the manual and the units, and (as root, when no
+    ringhttpd package is installed yet) installs, runs and is removed
+    cleanly. Without systemd as PID 1 its postinst enables the socket but
+    starts nothing."""
+    engine_independent(engine)
+    if sanitized_binary():
+        pytest.skip("built once, in the release run")
+    src = tmp_path / "ringhttpd"
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True,
+                           check=True).stdout.split(b"\0")
+    for f in filter(None, files):
+        dest = src / f.decode()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f.decode(), dest)
+    p = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, capture_output=True,
+                       text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    debs = sorted(tmp_path.glob("ringhttpd_*.deb"))
+    assert len(debs) == 1, list(tmp_path.iterdir())
+    listing = subprocess.run(["dpkg-deb", "-c", str(debs[0])], capture_output=True, text=True,
+                             check=True).stdout
+    for path in ("./usr/sbin/ringhttpd", "./usr/share/man/man8/ringhttpd.8.gz",
+                 "./lib/systemd/system/ringhttpd.service", "./lib/systemd/system/ringhttpd.socket"):
+        assert path in listing, listing
+    if os.geteuid() != 0 or subprocess.run(["dpkg", "-s", "ringhttpd"],
+                                           capture_output=True).returncode == 0:
+        return  # not root, or a ringhttpd package is there already: leave the system alone
+    try:
+        p = subprocess.run(["dpkg", "-i", str(debs[0])], capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        v = subprocess.run(["/usr/sbin/ringhttpd", "--version"], capture_output=True, text=True)
+        assert v.stdout.startswith("ringhttpd "), v
+    finally:
+        p = subprocess.run(["dpkg", "--purge", "ringhttpd"], capture_output=True, text=True,
+                           timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert not os.path.exists("/usr/sbin/ringhttpd")
