@@ -92,18 +92,23 @@ def test_blocked_downloads_cannot_drain_receive_buffers(make_server, engine, big
 
 # ------------------------------------------------------------ splice pipes
 
-def test_downloads_beyond_the_pipe_supply_arrive_whole(server_bin, engine, big_dir):
+def test_downloads_beyond_the_pipe_supply_arrive_whole(server_bin, engine, tmp_path):
     """With RLIMIT_NOFILE 128, 50 concurrent stalled 4 MiB downloads leave no
     fds for a splice pipe each. Before the fix the transfers that found none
     got `200` with the full Content-Length and then a close with no body.
     Every 200 must now be whole; a download may only be refused before its
-    head (503 when even the file cannot be opened)."""
-    srv = NofileServer(128, server_bin, engine, ["--threads", "128"], directory=big_dir)
+    head (503 when even the file cannot be opened). Each download is of its
+    own file not in the page cache (sparse, never read): a cached one would
+    be sent inline and need no pipe."""
+    for i in range(50):
+        with open(tmp_path / f"cold{i}.bin", "wb") as f:
+            f.truncate(BIG)
+    srv = NofileServer(128, server_bin, engine, ["--threads", "128"], directory=tmp_path)
     srv.start()
     socks = []
     try:
-        for _ in range(50):
-            socks.append(stalled_download(srv, "/files/big.bin", rcvbuf=65536))
+        for i in range(50):
+            socks.append(stalled_download(srv, f"/files/cold{i}.bin", rcvbuf=65536))
         time.sleep(0.3)  # every transfer has started and is blocked
         whole = 0
         for i, s in enumerate(socks):
@@ -125,12 +130,17 @@ def test_downloads_beyond_the_pipe_supply_arrive_whole(server_bin, engine, big_d
 
 
 @pytest.mark.engine("uring")
-def test_idle_splice_pipes_are_released(make_server, engine, big_dir):
+def test_idle_splice_pipes_are_released(make_server, engine, tmp_path):
     """After a burst of concurrent downloads the pipe pool shrinks back: the
-    server does not keep two fds per transfer of the burst."""
-    srv = make_server(directory=big_dir)
+    server does not keep two fds per transfer of the burst. Each download is
+    of its own file that is not in the page cache (sparse, never read), so
+    it goes through a splice pipe (a cached one would be sent inline)."""
+    for i in range(100):
+        with open(tmp_path / f"cold{i}.bin", "wb") as f:
+            f.truncate(BIG)
+    srv = make_server("--file-cache", "0", directory=tmp_path)
     base = open_fds(srv.proc.pid)
-    socks = [stalled_download(srv, "/files/big.bin", rcvbuf=65536) for _ in range(100)]
+    socks = [stalled_download(srv, f"/files/cold{i}.bin", rcvbuf=65536) for i in range(100)]
     try:
         wait_until(lambda: open_fds(srv.proc.pid) >= base + 200, 10,
                    what="100 transfers in flight")
