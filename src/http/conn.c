@@ -190,6 +190,20 @@ void *conn_recv_space(struct conn *c, size_t *len)
 /* Keep the request line for the log, escaped (util/escape.h), from what
  * was received of it: the whole line once parsed, or for a request refused
  * before that (400, 414, 431, 408) the bytes up to the first line break. */
+/* What arrived of the request line, unparsed: the input after the empty
+ * lines a client may send before it (RFC 9112 2.2), up to CR, LF or the end. */
+static const char *conn_raw_line(const struct conn *c, size_t *len)
+{
+    const char *in = c->blk->in + c->in_off, *end = in + c->in_len;
+
+    while (in < end && (*in == '\n' || (*in == '\r' && in + 1 < end && in[1] == '\n')))
+        in += *in == '\r' ? 2 : 1;
+    const char *cr = memchr(in, '\r', (size_t)(end - in)),
+               *lf = memchr(in, '\n', (size_t)(end - in));
+    *len = cr && (!lf || cr < lf) ? (size_t)(cr - in) : lf ? (size_t)(lf - in) : (size_t)(end - in);
+    return in;
+}
+
 static void conn_log_capture(struct conn *c, const char *line, size_t len)
 {
     struct conn_block *b = c->blk;
@@ -198,12 +212,8 @@ static void conn_log_capture(struct conn *c, const char *line, size_t len)
 
     if (!c->ctx->access_log || !b || b->log_line)
         return;
-    if (!line) {
-        const char *in = b->in + c->in_off;
-        const char *cr = memchr(in, '\r', c->in_len), *lf = memchr(in, '\n', c->in_len);
-        line = in;
-        len = cr && (!lf || cr < lf) ? (size_t)(cr - in) : lf ? (size_t)(lf - in) : c->in_len;
-    }
+    if (!line)
+        line = conn_raw_line(c, &len);
     if (len > CONN_LOG_LINE_MAX)
         len = CONN_LOG_LINE_MAX;
     cap = len * 4 < CONN_LOG_LINE_MAX ? len * 4 + 1 : CONN_LOG_LINE_MAX + 1; /* 4x: all escaped */
@@ -279,12 +289,30 @@ void conn_request_done(struct conn *c)
     c->state = CONN_STATE_HEAD;
 }
 
+/* Whether the request is a HEAD, whose answer has no body: also when the
+ * error came before its head was parsed (a bad request line, a missing
+ * Host), as far as what arrived of the request line says. */
+static bool conn_is_head(const struct conn *c)
+{
+    const struct conn_block *b = c->blk;
+
+    size_t len;
+    const char *line;
+
+    if (b->req.in_headers) /* the request line was parsed */
+        return b->req.method == HTTP_METHOD_HEAD;
+    line = conn_raw_line(c, &len);
+    return len >= 5 && memcmp(line, "HEAD ", 5) == 0;
+}
+
 void conn_respond_error(struct conn *c, int status, const char *allow)
 {
     int soft = status == 403 || status == 404 || status == 405 || status == 409 || status == 412 ||
                status == 416;
     struct response_head h = {.status = status, .allow = allow, .now = conn_now()};
 
+    if (conn_is_head(c))
+        c->rflags |= CONN_REQ_HEAD;
     if (!soft || !(c->rflags & CONN_REQ_BODY_DONE))
         c->rflags &= (uint8_t)~CONN_REQ_KEEP;
     h.keep_alive = (c->rflags & CONN_REQ_KEEP) != 0;

@@ -151,8 +151,6 @@ int conn_analyze(struct conn *c, const char *buf)
     int64_t length = -1;
     int hosts = 0, host_bad = 0, expect_continue = 0, expect_other = 0;
 
-    if (r->method == HTTP_METHOD_HEAD)
-        c->rflags |= CONN_REQ_HEAD; /* before any error: its answer has no body either */
     for (int i = 0; i < r->nheaders; i++) {
         const struct http_header *h = &r->headers[i];
         const char *v = buf + h->value.off;
@@ -198,6 +196,8 @@ int conn_analyze(struct conn *c, const char *buf)
         c->rflags &= (uint8_t)~CONN_REQ_KEEP;
     if (nae && gzip_accepted_list(ae, ae_len, nae))
         c->rflags |= CONN_REQ_GZIP;
+    if (r->method == HTTP_METHOD_HEAD)
+        c->rflags |= CONN_REQ_HEAD;
 
     if (f.te_chunked) {
         c->body_kind = BODY_CHUNKED;
