@@ -190,20 +190,6 @@ void *conn_recv_space(struct conn *c, size_t *len)
 /* Keep the request line for the log, escaped (util/escape.h), from what
  * was received of it: the whole line once parsed, or for a request refused
  * before that (400, 414, 431, 408) the bytes up to the first line break. */
-/* What arrived of the request line, unparsed: the input after the empty
- * lines a client may send before it (RFC 9112 2.2), up to CR, LF or the end. */
-static const char *conn_raw_line(const struct conn *c, size_t *len)
-{
-    const char *in = c->blk->in + c->in_off, *end = in + c->in_len;
-
-    while (in < end && (*in == '\n' || (*in == '\r' && in + 1 < end && in[1] == '\n')))
-        in += *in == '\r' ? 2 : 1;
-    const char *cr = memchr(in, '\r', (size_t)(end - in)),
-               *lf = memchr(in, '\n', (size_t)(end - in));
-    *len = cr && (!lf || cr < lf) ? (size_t)(cr - in) : lf ? (size_t)(lf - in) : (size_t)(end - in);
-    return in;
-}
-
 static void conn_log_capture(struct conn *c, const char *line, size_t len)
 {
     struct conn_block *b = c->blk;
@@ -287,22 +273,6 @@ void conn_request_done(struct conn *c)
     b->tmp_name = NULL;
     b->cond = COND_REQUEST_NONE;
     c->state = CONN_STATE_HEAD;
-}
-
-/* Whether the request is a HEAD, whose answer has no body: also when the
- * error came before its head was parsed (a bad request line, a missing
- * Host), as far as what arrived of the request line says. */
-static bool conn_is_head(const struct conn *c)
-{
-    const struct conn_block *b = c->blk;
-
-    size_t len;
-    const char *line;
-
-    if (b->req.in_headers) /* the request line was parsed */
-        return b->req.method == HTTP_METHOD_HEAD;
-    line = conn_raw_line(c, &len);
-    return len >= 5 && memcmp(line, "HEAD ", 5) == 0;
 }
 
 void conn_respond_error(struct conn *c, int status, const char *allow)

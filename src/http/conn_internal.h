@@ -135,4 +135,12 @@ time_t conn_now(void);
  * 413, 417, 501). */
 int conn_analyze(struct conn *c, const char *buf);
 
+/* What arrived of the request line, unparsed: after the empty lines a
+ * client may send first (RFC 9112 2.2), up to CR, LF or the end. */
+const char *conn_raw_line(const struct conn *c, size_t *len);
+
+/* Whether the request is a HEAD (its answer has no body), also when the
+ * request line was not parsed, as far as what arrived of it says. */
+bool conn_is_head(const struct conn *c);
+
 #endif
