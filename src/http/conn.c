@@ -30,7 +30,7 @@
 
 #define CONN_LOG_LINE_MAX 2048
 #define CONN_LINGER_MAX (4u << 20) /* bytes drained after an error, at most */
-#define CONN_POOL_KEEP 32          /* free blocks a thread keeps (1.5 MiB) */
+#define CONN_POOL_KEEP 128         /* free blocks a thread keeps (6 MiB) */
 #define CONN_POOL_TOTAL 128        /* ... and all threads together (6 MiB) */
 
 /* ---- per-thread block pool: no malloc per request in steady state ----
