@@ -137,35 +137,31 @@ def listening_on(port):
     return found
 
 
-def host_has_ipv6():
-    try:
-        with socket.socket(socket.AF_INET6) as t:
-            t.bind(("::", 0))
-        return True
-    except OSError:
-        return False
-
-
 def test_default_bind_is_every_address_ipv6_and_ipv4(make_server):
     """Without --bind: "::" taking IPv4 too where the host has IPv6 (one
     socket), else 0.0.0.0."""
     s = make_server(pass_bind=False)
     any6, any4 = "0" * 32 + ":%04X" % s.port, "00000000:%04X" % s.port
-    assert listening_on(s.port) == ([any6] if host_has_ipv6() else [any4])
+    assert listening_on(s.port) == ([any6] if _can_bind6("::") else [any4])
     assert s.get("/").status == 200  # over IPv4 (127.0.0.1)
-    if _ipv6_loopback():
+    if _can_bind6("::1"):
         with socket.create_connection(("::1", s.port), timeout=5) as c:
             c.sendall(b"GET /echo/six HTTP/1.1\r\nHost: x\r\n\r\n")
             assert c.recv(4096).endswith(b"six")
 
 
-def _ipv6_loopback():
+def _can_bind6(addr):
+    """Whether this host can bind an IPv6 socket to addr ("::" or "::1")."""
     try:
         with socket.socket(socket.AF_INET6) as t:
-            t.bind(("::1", 0))
+            t.bind((addr, 0))
         return True
     except OSError:
         return False
+
+
+def _ipv6_loopback():
+    return _can_bind6("::1")
 
 
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")

@@ -88,6 +88,8 @@ class Proxy:
 
 
 def read_response(s):
+    """(status, body). Not helpers.read_whole_response: that one needs a
+    Content-Length, and a PUT's 204 carries none (RFC 9110 8.6)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = s.recv(65536)
