@@ -29,12 +29,16 @@ struct fc_node {
     char name[]; /* name, NUL, then the data */
 };
 
+struct fc_list {
+    struct fc_node *head, *tail; /* linked by prev/next */
+};
+
 struct fc_table {
     struct fc_node **buckets;
     size_t mask;
     size_t count;
-    struct fc_node *head, *tail;
-    struct fc_node *orphans; /* their fd in use; linked by next/prev */
+    struct fc_list lru;      /* head is the most recent */
+    struct fc_list orphans;  /* their fd in use */
     struct fc_node *closing; /* their fd to be closed; linked by chain */
     unsigned fds;            /* descriptors held: in the table, orphans, closing */
 };
@@ -75,27 +79,28 @@ static struct fc_node **fc_slot(uint64_t hash, const char *name, size_t len)
     return p;
 }
 
-static void fc_lru_unlink(struct fc_node *n)
+/* The LRU list and the orphan list share these (by prev/next). */
+static void fc_list_unlink(struct fc_list *l, struct fc_node *n)
 {
     if (n->prev)
         n->prev->next = n->next;
     else
-        fc->head = n->next;
+        l->head = n->next;
     if (n->next)
         n->next->prev = n->prev;
     else
-        fc->tail = n->prev;
+        l->tail = n->prev;
 }
 
-static void fc_lru_push(struct fc_node *n)
+static void fc_list_push(struct fc_list *l, struct fc_node *n)
 {
     n->prev = NULL;
-    n->next = fc->head;
-    if (fc->head)
-        fc->head->prev = n;
-    fc->head = n;
-    if (!fc->tail)
-        fc->tail = n;
+    n->next = l->head;
+    if (l->head)
+        l->head->prev = n;
+    l->head = n;
+    if (!l->tail)
+        l->tail = n;
 }
 
 static void fc_free(struct fc_node *n)
@@ -112,11 +117,7 @@ static void fc_let_go(struct fc_node *n)
         fc_free(n);
     } else if (n->e.users > 0) {
         n->orphan = true;
-        n->prev = NULL;
-        n->next = fc->orphans;
-        if (fc->orphans)
-            fc->orphans->prev = n;
-        fc->orphans = n;
+        fc_list_push(&fc->orphans, n);
     } else {
         n->chain = fc->closing;
         fc->closing = n;
@@ -129,7 +130,7 @@ static void fc_remove(struct fc_node **slot)
     struct fc_node *n = *slot;
 
     *slot = n->chain;
-    fc_lru_unlink(n);
+    fc_list_unlink(&fc->lru, n);
     fc->count--;
     fc_let_go(n);
 }
@@ -141,8 +142,8 @@ struct file_cache_entry *file_cache_find(const char *name, size_t len)
     struct fc_node *n = *fc_slot(fc_hash(name, len), name, len);
     if (!n)
         return NULL;
-    fc_lru_unlink(n);
-    fc_lru_push(n);
+    fc_list_unlink(&fc->lru, n);
+    fc_list_push(&fc->lru, n);
     return &n->e;
 }
 
@@ -199,9 +200,9 @@ static bool fc_make_room(size_t bytes, unsigned cap)
 {
     while (fc->count >= cap ||
            atomic_load_explicit(&fc_bytes, memory_order_relaxed) + bytes > FILE_CACHE_BYTES_MAX) {
-        if (!fc->tail)
+        if (!fc->lru.tail)
             return false; /* the budget is other threads' */
-        struct fc_node *t = fc->tail;
+        struct fc_node *t = fc->lru.tail;
         fc_remove(fc_slot(t->hash, t->name, t->name_len));
     }
     return true;
@@ -276,7 +277,7 @@ struct file_cache_entry *file_cache_insert(const char *name, size_t len, const s
     struct fc_node **slot = &fc->buckets[n->hash & fc->mask];
     n->chain = *slot;
     *slot = n;
-    fc_lru_push(n);
+    fc_list_push(&fc->lru, n);
     fc->count++;
     atomic_fetch_add_explicit(&fc_bytes, bytes, memory_order_relaxed);
     return &n->e;
@@ -293,12 +294,7 @@ void file_cache_release(struct file_cache_entry *e)
 
     if (--e->users > 0 || !n->orphan)
         return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        fc->orphans = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
+    fc_list_unlink(&fc->orphans, n);
     n->orphan = false;
     fc_let_go(n);
 }
@@ -324,7 +320,7 @@ static unsigned fc_shed(time_t before)
 
     if (!fc)
         return 0;
-    for (struct fc_node *n = fc->tail, *prev; n; n = prev) {
+    for (struct fc_node *n = fc->lru.tail, *prev; n; n = prev) {
         prev = n->prev;
         if (n->e.fd >= 0 && n->e.users == 0 && n->e.checked < before) {
             fc_remove(fc_slot(n->hash, n->name, n->name_len));
@@ -355,12 +351,12 @@ void file_cache_thread_cleanup(void)
 
     if (!fc)
         return;
-    while (fc->tail)
-        fc_remove(fc_slot(fc->tail->hash, fc->tail->name, fc->tail->name_len));
+    while (fc->lru.tail)
+        fc_remove(fc_slot(fc->lru.tail->hash, fc->lru.tail->name, fc->lru.tail->name_len));
     /* Orphans are left only by connections the engine dropped mid-send. */
-    while (fc->orphans) {
-        struct fc_node *n = fc->orphans;
-        fc->orphans = n->next;
+    while (fc->orphans.head) {
+        struct fc_node *n = fc->orphans.head;
+        fc_list_unlink(&fc->orphans, n);
         n->e.users = 0;
         n->orphan = false;
         fc_let_go(n);
