@@ -6,15 +6,23 @@
 
 #include "http/parse.h"
 #include "http/response.h"
+#include "util/fmt.h"
 
 void cond_validators_of(struct cond_validators *v, uint64_t ino, uint64_t size, int64_t mtime_sec,
                         uint32_t mtime_nsec, int64_t now)
 {
     uint64_t mtime_ns = (uint64_t)mtime_sec * 1000000000u + mtime_nsec;
-    int n = snprintf(v->etag, sizeof(v->etag), "\"%llx-%llx-%llx\"", (unsigned long long)ino,
-                     (unsigned long long)size, (unsigned long long)mtime_ns);
+    char *p = v->etag; /* "ino-size-mtime", in hex: at most 3 * 17 + 2 bytes */
 
-    v->etag_len = (uint8_t)n;
+    *p++ = '"';
+    p += fmt_hex(p, ino);
+    *p++ = '-';
+    p += fmt_hex(p, size);
+    *p++ = '-';
+    p += fmt_hex(p, mtime_ns);
+    *p++ = '"';
+    *p = '\0';
+    v->etag_len = (uint8_t)(p - v->etag);
     v->last_modified = mtime_sec < now ? mtime_sec : now;
 }
 

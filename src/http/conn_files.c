@@ -19,10 +19,12 @@
 #include "http/files_internal.h"
 #include "http/mime.h"
 #include "http/range.h"
+#include "util/fmt.h"
 
 #define FILES_SMALL_MAX (8 * 1024) /* read into the output buffer, one send */
 /* ETag, Last-Modified, Accept-Ranges and a Content-Range. */
 #define FILES_FIELDS_MAX 256
+#define FILES_SPAN_MAX 48 /* "first-last" of a range, NUL included */
 /* Room for the head of a response from the cache (validators, type). */
 #define FILES_CACHED_HEAD_MAX 640
 _Static_assert(FILES_CACHED_HEAD_MAX + FILE_CACHE_SIZE_MAX <= CONN_OUT_CAP,
@@ -125,25 +127,46 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     }
 }
 
+static char *files_put(char *p, const void *src, size_t n)
+{
+    memcpy(p, src, n);
+    return p + n;
+}
+
 /* The validator fields (ETag, Last-Modified, Accept-Ranges) and, when range
  * is given, Content-Range, in the arena, for the head h; -1 without room.
  * range: "a-b" or "*" (for 416). */
 static int files_fields(struct conn *c, const struct cond_validators *v, const char *range,
                         struct response_head *h)
 {
-    char *s = arena_alloc(&c->blk->arena, FILES_FIELDS_MAX);
+    static const char lm[] = "\r\nLast-Modified: ", ar[] = "\r\nAccept-Ranges: bytes\r\n",
+                      cr[] = "Content-Range: bytes ";
+    char *s = arena_alloc(&c->blk->arena, FILES_FIELDS_MAX), *p = s;
     char date[30];
-    int n;
+
+    /* The longest: an ETag, a date, a range of two 20-digit numbers ("a-b",
+     * at most FILES_SPAN_MAX - 1 bytes) and a 20-digit size. */
+    _Static_assert(6 + COND_ETAG_MAX + sizeof(lm) + 29 + sizeof(ar) + sizeof(cr) + FILES_SPAN_MAX +
+                           1 + 20 + 2 <=
+                       FILES_FIELDS_MAX,
+                   "FILES_FIELDS_MAX holds every validator field");
 
     if (!s)
         return -1;
-    n = snprintf(s, FILES_FIELDS_MAX, "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
-                 v->etag, http_date_format(v->last_modified, date));
-    if (range)
-        n += snprintf(s + n, FILES_FIELDS_MAX - (size_t)n, "Content-Range: bytes %s/%llu\r\n",
-                      range, (unsigned long long)c->blk->stx.stx_size);
+    p = files_put(p, "ETag: ", 6);
+    p = files_put(p, v->etag, v->etag_len);
+    p = files_put(p, lm, sizeof(lm) - 1);
+    p = files_put(p, http_date_format(v->last_modified, date), 29);
+    p = files_put(p, ar, sizeof(ar) - 1);
+    if (range) {
+        p = files_put(p, cr, sizeof(cr) - 1);
+        p = files_put(p, range, strlen(range));
+        *p++ = '/';
+        p += fmt_u64(p, c->blk->stx.stx_size);
+        p = files_put(p, "\r\n", 2);
+    }
     h->extra = s;
-    h->extra_len = (size_t)n;
+    h->extra_len = (size_t)(p - s);
     return 0;
 }
 
@@ -241,7 +264,7 @@ static void files_respond_file(struct conn *c, const struct cond_validators *v)
     struct response_head h = {.status = 200};
     enum range_result rr = RANGE_IGNORE;
     unsigned n = 0;
-    char span[48], text[RESPONSE_ERROR_TEXT_MAX];
+    char span[FILES_SPAN_MAX], text[RESPONSE_ERROR_TEXT_MAX];
     int err;
 
     b->ctype = mime_type_of(c->ctx->mime, b->arg, b->arg_len, "application/octet-stream");

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/fmt.h"
+
 #define LIT_LEN(s) (sizeof(s) - 1)
 
 const char *http_status_reason(int code)
@@ -27,34 +29,51 @@ static void put2(char *p, int v)
     p[1] = (char)('0' + v % 10);
 }
 
+/* Year, month (1-12) and day of the day z days after 1970-01-01 (z >= 0):
+ * the proleptic Gregorian calendar counted in 400-year eras of 146,097 days
+ * (H. Hinnant's civil_from_days). gmtime_r would take glibc's time-zone lock
+ * on every call, and this runs for every Last-Modified. */
+static void http_civil(int64_t z, int *year, int *month, int *day)
+{
+    z += 719468; /* days from 0000-03-01 */
+    int64_t era = z / 146097;
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = (int)(yoe + era * 400 + (*month <= 2));
+}
+
 const char *http_date_format(time_t t, char out[30])
 {
     /* Fixed English names: strftime's %a/%b would follow the locale. */
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char days[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
+    int year, month, mday;
 
-    if (t < 0 || (int64_t)t > HTTP_DATE_MAX || !gmtime_r(&t, &tm)) {
+    if (t < 0 || (int64_t)t > HTTP_DATE_MAX)
         t = 0;
-        gmtime_r(&t, &tm);
-    }
-    int year = tm.tm_year + 1900;
+    int64_t day = (int64_t)t / 86400, sec = (int64_t)t % 86400;
+    http_civil(day, &year, &month, &mday);
     char *p = out;
-    memcpy(p, days[tm.tm_wday], 3);
+    memcpy(p, days[day % 7], 3); /* 1970-01-01 was a Thursday */
     memcpy(p + 3, ", ", 2);
-    put2(p + 5, tm.tm_mday);
+    put2(p + 5, mday);
     p[7] = ' ';
-    memcpy(p + 8, months[tm.tm_mon], 3);
+    memcpy(p + 8, months[month - 1], 3);
     p[11] = ' ';
     put2(p + 12, year / 100);
     put2(p + 14, year % 100);
     p[16] = ' ';
-    put2(p + 17, tm.tm_hour);
+    put2(p + 17, (int)(sec / 3600));
     p[19] = ':';
-    put2(p + 20, tm.tm_min);
+    put2(p + 20, (int)(sec / 60 % 60));
     p[22] = ':';
-    put2(p + 23, tm.tm_sec);
+    put2(p + 23, (int)(sec % 60));
     memcpy(p + 25, " GMT", 5); /* NUL included */
     return out;
 }
@@ -72,21 +91,6 @@ const char *http_date(time_t t)
     return http_date_format(t, date_buf);
 }
 
-/* Decimal digits of v into out[0..20); returns how many. */
-static size_t u64_format(char out[20], uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 static char *put(char *p, const void *s, size_t n)
 {
     memcpy(p, s, n);
@@ -102,8 +106,8 @@ int response_head_write(struct outbuf *o, const struct response_head *h)
     const char *reason = http_status_reason(h->status);
     const char *date = http_date(h->now);
     char status[20], length[20];
-    size_t status_len = u64_format(status, (uint64_t)(unsigned)h->status);
-    size_t length_len = u64_format(length, h->content_length);
+    size_t status_len = fmt_u64(status, (uint64_t)(unsigned)h->status);
+    size_t length_len = fmt_u64(length, h->content_length);
     size_t reason_len;
     size_t type_len = h->content_type ? strlen(h->content_type) : 0;
     size_t enc_len = h->content_encoding ? strlen(h->content_encoding) : 0;

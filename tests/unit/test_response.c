@@ -1,9 +1,12 @@
-/* test_response.c - status reasons, IMF-fixdate, and response heads compared
- * byte for byte, including the out-of-room contract. */
+/* test_response.c - status reasons, IMF-fixdate, number formatting, and
+ * response heads compared byte for byte, including the out-of-room contract. */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "http/response.h"
+#include "util/fmt.h"
 
 /* Sun, 06 Nov 1994 08:49:37 GMT (the RFC 9110 example) */
 #define T_RFC ((time_t)784111777)
@@ -45,6 +48,53 @@ static void test_date(void)
     CHECK_STR_EQ(http_date(253402300799), "Fri, 31 Dec 9999 23:59:59 GMT");
     /* past year 9999 a 4-digit date is impossible: the epoch, never garbage */
     CHECK_STR_EQ(http_date(253402300800), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+/* The calendar arithmetic against the C library's, on every day from 1970
+ * to 9999, each at a different time of day. */
+static void test_date_every_day(void)
+{
+    static const char *const wday[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const mon[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char got[30], want[40];
+    struct tm tm;
+
+    for (time_t day = 0; day * 86400 <= 253402300799; day++) {
+        time_t t = day * 86400 + (day * 7919) % 86400;
+        CHECK(gmtime_r(&t, &tm) != NULL);
+        snprintf(want, sizeof(want), "%s, %02d %s %04d %02d:%02d:%02d GMT", wday[tm.tm_wday],
+                 tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        CHECK_STR_EQ(http_date_format(t, got), want);
+    }
+}
+
+static void test_fmt(void)
+{
+    static const uint64_t values[] = {0,
+                                      1,
+                                      9,
+                                      10,
+                                      15,
+                                      16,
+                                      255,
+                                      256,
+                                      4096,
+                                      999999999,
+                                      1000000000,
+                                      0x7fffffffffffffffu,
+                                      0x8000000000000000u,
+                                      UINT64_MAX};
+    char got[24], want[24];
+
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)values[i]);
+        got[fmt_u64(got, values[i])] = '\0';
+        CHECK_STR_EQ(got, want);
+        snprintf(want, sizeof(want), "%llx", (unsigned long long)values[i]);
+        got[fmt_hex(got, values[i])] = '\0';
+        CHECK_STR_EQ(got, want);
+    }
 }
 
 static void check_head(const struct response_head *h, const char *expect)
@@ -224,6 +274,8 @@ int main(void)
 {
     test_reasons();
     test_date();
+    test_date_every_day();
+    test_fmt();
     test_heads();
     test_continue();
     test_append();
