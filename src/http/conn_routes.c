@@ -30,8 +30,11 @@ void route_echo(struct conn *c)
     struct conn_block *b = c->blk;
     struct handler_req rq = route_request(c);
 
-    rq.scratch = arena_alloc(&b->arena, gzip_bound(b->arg_len));
-    rq.scratch_cap = rq.scratch ? gzip_bound(b->arg_len) : 0;
+    if (rq.gzip_ok) { /* room for the compressed body */
+        size_t cap = gzip_bound(b->arg_len);
+        rq.scratch = arena_alloc(&b->arena, cap);
+        rq.scratch_cap = rq.scratch ? cap : 0;
+    }
     conn_handler_done(c, handler_echo(&rq, &b->out));
 }
 
