@@ -1,7 +1,6 @@
 /* cond.c - validators and conditional requests, see cond.h. */
 #include "http/cond.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "http/parse.h"
@@ -12,7 +11,10 @@ void cond_validators_of(struct cond_validators *v, uint64_t ino, uint64_t size, 
                         uint32_t mtime_nsec, int64_t now)
 {
     uint64_t mtime_ns = (uint64_t)mtime_sec * 1000000000u + mtime_nsec;
-    char *p = v->etag; /* "ino-size-mtime", in hex: at most 3 * 17 + 2 bytes */
+    char *p = v->etag; /* "ino-size-mtime" in hex */
+
+    /* two quotes, three numbers of at most 16 digits, two dashes, a NUL */
+    _Static_assert(COND_ETAG_MAX >= 2 + 3 * 16 + 2 + 1, "COND_ETAG_MAX holds every ETag");
 
     *p++ = '"';
     p += fmt_hex(p, ino);
