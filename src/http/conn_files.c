@@ -127,12 +127,6 @@ static int files_get_next(struct conn *c, struct conn_io *io)
     }
 }
 
-static char *files_put(char *p, const void *src, size_t n)
-{
-    memcpy(p, src, n);
-    return p + n;
-}
-
 /* The validator fields (ETag, Last-Modified, Accept-Ranges) and, when range
  * is given, Content-Range, in the arena, for the head h; -1 without room.
  * range: "a-b" or "*" (for 416). */
@@ -153,17 +147,17 @@ static int files_fields(struct conn *c, const struct cond_validators *v, const c
 
     if (!s)
         return -1;
-    p = files_put(p, "ETag: ", 6);
-    p = files_put(p, v->etag, v->etag_len);
-    p = files_put(p, lm, sizeof(lm) - 1);
-    p = files_put(p, http_date_format(v->last_modified, date), 29);
-    p = files_put(p, ar, sizeof(ar) - 1);
+    p = FMT_PUT_LIT(p, "ETag: ");
+    p = fmt_put(p, v->etag, v->etag_len);
+    p = FMT_PUT_LIT(p, lm);
+    p = fmt_put(p, http_date_format(v->last_modified, date), 29);
+    p = FMT_PUT_LIT(p, ar);
     if (range) {
-        p = files_put(p, cr, sizeof(cr) - 1);
-        p = files_put(p, range, strlen(range));
+        p = FMT_PUT_LIT(p, cr);
+        p = fmt_put(p, range, strlen(range));
         *p++ = '/';
         p += fmt_u64(p, c->blk->stx.stx_size);
-        p = files_put(p, "\r\n", 2);
+        p = FMT_PUT_LIT(p, "\r\n");
     }
     h->extra = s;
     h->extra_len = (size_t)(p - s);

@@ -91,14 +91,6 @@ const char *http_date(time_t t)
     return http_date_format(t, date_buf);
 }
 
-static char *put(char *p, const void *s, size_t n)
-{
-    memcpy(p, s, n);
-    return p + n;
-}
-
-#define PUT_LIT(p, s) put(p, s, LIT_LEN(s))
-
 int response_head_write(struct outbuf *o, const struct response_head *h)
 {
     static const char conn_ka[] = "Connection: keep-alive\r\n\r\n";
@@ -137,42 +129,42 @@ int response_head_write(struct outbuf *o, const struct response_head *h)
         return -1;
 
     char *p = o->data + o->len;
-    p = PUT_LIT(p, "HTTP/1.1 ");
-    p = put(p, status, status_len);
+    p = FMT_PUT_LIT(p, "HTTP/1.1 ");
+    p = fmt_put(p, status, status_len);
     *p++ = ' ';
-    p = put(p, reason, reason_len);
-    p = PUT_LIT(p, "\r\n");
+    p = fmt_put(p, reason, reason_len);
+    p = FMT_PUT_LIT(p, "\r\n");
     if (h->content_type) {
-        p = PUT_LIT(p, "Content-Type: ");
-        p = put(p, h->content_type, type_len);
-        p = PUT_LIT(p, "\r\n");
+        p = FMT_PUT_LIT(p, "Content-Type: ");
+        p = fmt_put(p, h->content_type, type_len);
+        p = FMT_PUT_LIT(p, "\r\n");
     }
     if (h->content_encoding) {
-        p = PUT_LIT(p, "Content-Encoding: ");
-        p = put(p, h->content_encoding, enc_len);
-        p = PUT_LIT(p, "\r\n");
+        p = FMT_PUT_LIT(p, "Content-Encoding: ");
+        p = fmt_put(p, h->content_encoding, enc_len);
+        p = FMT_PUT_LIT(p, "\r\n");
     }
     if (h->vary_accept_encoding)
-        p = PUT_LIT(p, "Vary: Accept-Encoding\r\n");
+        p = FMT_PUT_LIT(p, "Vary: Accept-Encoding\r\n");
     if (h->allow) {
-        p = PUT_LIT(p, "Allow: ");
-        p = put(p, h->allow, allow_len);
-        p = PUT_LIT(p, "\r\n");
+        p = FMT_PUT_LIT(p, "Allow: ");
+        p = fmt_put(p, h->allow, allow_len);
+        p = FMT_PUT_LIT(p, "\r\n");
     }
     if (h->extra_len)
-        p = put(p, h->extra, h->extra_len);
+        p = fmt_put(p, h->extra, h->extra_len);
     if (has_length) {
-        p = PUT_LIT(p, "Content-Length: ");
-        p = put(p, length, length_len);
-        p = PUT_LIT(p, "\r\n");
+        p = FMT_PUT_LIT(p, "Content-Length: ");
+        p = fmt_put(p, length, length_len);
+        p = FMT_PUT_LIT(p, "\r\n");
     }
-    p = PUT_LIT(p, "Date: ");
-    p = put(p, date, 29);
-    p = PUT_LIT(p, "\r\n");
+    p = FMT_PUT_LIT(p, "Date: ");
+    p = fmt_put(p, date, 29);
+    p = FMT_PUT_LIT(p, "\r\n");
     if (h->keep_alive)
-        p = PUT_LIT(p, conn_ka);
+        p = FMT_PUT_LIT(p, conn_ka);
     else
-        p = PUT_LIT(p, conn_close);
+        p = FMT_PUT_LIT(p, conn_close);
     o->len = (size_t)(p - o->data);
     return 0;
 }
