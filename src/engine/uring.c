@@ -353,6 +353,9 @@ static int uring_worker_setup(struct uring_worker *w)
     if (ret < 0)
         return ret;
     w->ring_ok = 1;
+    /* Each io_uring_enter then finds the ring by index, not through the fd
+     * table (kernels before 5.18 refuse: the fd serves as before). */
+    (void)io_uring_register_ring_fd(&w->ring);
     ret = uring_bufs_setup(w);
     if (ret < 0)
         return ret;
