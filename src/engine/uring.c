@@ -359,6 +359,9 @@ static int uring_worker_setup(struct uring_worker *w)
     ret = uring_bufs_setup(w);
     if (ret < 0)
         return ret;
+    /* A file table with a place per slot: a socket's receives and sends then
+     * skip the process's fd table (kernels before 5.19 refuse: fds as before). */
+    w->fixed_files = io_uring_register_files_sparse(&w->ring, w->nslots) == 0;
     w->slab = calloc(w->nslots, sizeof(*w->slab));
     if (!w->slab)
         return -ENOMEM;

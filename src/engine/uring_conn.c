@@ -44,6 +44,16 @@ static struct io_uring_sqe *uconn_sqe(struct uring_worker *w, struct uconn *u, e
     return sqe;
 }
 
+/* Point a receive or send SQE prepared with the socket's fd at the socket's
+ * place in the ring's file table instead, when the worker has one. */
+static void uconn_use_slot(const struct uring_worker *w, struct uconn *u, struct io_uring_sqe *sqe)
+{
+    if (w->fixed_files) {
+        sqe->fd = (int)uconn_slot(w, u);
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+}
+
 void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
 {
     struct sockaddr_storage peer;
@@ -63,6 +73,12 @@ void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
     u->flags = 0;
     u->waiting = UCONN_WAIT_NONE;
     u->recv_res = 0;
+    /* Into the file table before the receive that uses it: the SQEs of one
+     * submission are issued in order. The fd stays open too, for the calls
+     * that take only an fd (sendfile, splice, poll, shutdown, FIONREAD). */
+    if (w->fixed_files)
+        io_uring_prep_files_update(uconn_sqe(w, u, URING_UD_SLOT), &u->fd, 1,
+                                   (int)uconn_slot(w, u));
     uconn_arm_recv(w, u);
     uconn_advance(w, u);
 }
@@ -75,6 +91,7 @@ void uconn_arm_recv(struct uring_worker *w, struct uconn *u)
         return;
     sqe = uconn_sqe(w, u, URING_UD_RECV);
     io_uring_prep_recv_multishot(sqe, u->fd, NULL, 0, 0);
+    uconn_use_slot(w, u, sqe);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = URING_BGID;
     u->flags |= UCONN_RECV_ARMED;
@@ -288,10 +305,11 @@ static void uconn_xfer_out(struct uring_worker *w, struct uconn *u)
 {
     struct io_uring_sqe *sqe = uconn_sqe(w, u, URING_UD_SPLICE_OUT);
 
-    if (u->flags & UCONN_BOUNCE)
+    if (u->flags & UCONN_BOUNCE) {
         io_uring_prep_send(sqe, u->fd, u->xfer.bounce + u->splice_done, u->splice_left,
                            MSG_NOSIGNAL);
-    else
+        uconn_use_slot(w, u, sqe);
+    } else
         io_uring_prep_splice(sqe, u->xfer.pipe.r, -1, u->fd, -1, u->splice_left, 0);
 }
 
@@ -426,6 +444,7 @@ static int uconn_submit(struct uring_worker *w, struct uconn *u, const struct co
     case CONN_OP_SEND:
         sqe = uconn_sqe(w, u, URING_UD_SEND);
         io_uring_prep_send(sqe, u->fd, io->buf, io->len, MSG_NOSIGNAL);
+        uconn_use_slot(w, u, sqe);
         return 0;
     case CONN_OP_SENDFILE:
         return uconn_sendfile(w, u, io);
@@ -499,6 +518,12 @@ static void uconn_close(struct uring_worker *w, struct uconn *u)
         io_uring_prep_cancel64(sqe, ud_conn(URING_UD_RECV, uconn_slot(w, u), u->gen), 0);
         sqe->flags |= IOSQE_IO_HARDLINK;
     }
+    /* The file table holds the socket too: both references must go. */
+    if (w->fixed_files) {
+        sqe = uconn_sqe(w, u, URING_UD_SLOT);
+        io_uring_prep_close_direct(sqe, uconn_slot(w, u));
+        sqe->flags |= IOSQE_IO_HARDLINK;
+    }
     sqe = uconn_sqe(w, u, URING_UD_CLOSE);
     io_uring_prep_close(sqe, u->fd);
 }
@@ -564,7 +589,7 @@ void uconn_on_cqe(struct uring_worker *w, struct uconn *u, unsigned op,
     case URING_UD_POLLOUT:
         uconn_on_pollout(w, u, cqe->res);
         break;
-    default: /* URING_UD_KILL, URING_UD_CANCEL, URING_UD_CLOSE */
+    default: /* URING_UD_KILL, URING_UD_CANCEL, URING_UD_CLOSE, URING_UD_SLOT */
         u->inflight--;
         break;
     }
