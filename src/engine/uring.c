@@ -361,7 +361,8 @@ static int uring_worker_setup(struct uring_worker *w)
         return ret;
     /* A file table with a place per slot: a socket's receives and sends then
      * skip the process's fd table (kernels before 5.19 refuse: fds as before). */
-    w->fixed_files = io_uring_register_files_sparse(&w->ring, w->nslots) == 0;
+    w->fixed_files =
+        !w->eng->no_file_table && io_uring_register_files_sparse(&w->ring, w->nslots) == 0;
     w->slab = calloc(w->nslots, sizeof(*w->slab));
     if (!w->slab)
         return -ENOMEM;
@@ -454,6 +455,10 @@ static int uring_create(struct engine **out, const struct engine_env *env)
     if (uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES) != URING_SQ_ENTRIES)
         log_warn("test setting: %u SQ/CQ entries per ring",
                  uring_test_setting("RINGHTTPD_TEST_URING_ENTRIES", URING_SQ_ENTRIES));
+    /* Test-only: the path of kernels without sparse file tables. */
+    e->no_file_table = getenv("RINGHTTPD_TEST_URING_NO_FILE_TABLE") != NULL;
+    if (e->no_file_table)
+        log_warn("test setting: sockets by fd, no file table");
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < nslots)
         nslots = (uint32_t)rl.rlim_cur;
     /* A splice pipe costs two fds: pipes may take at most a quarter of the

@@ -224,6 +224,7 @@ struct uring_engine {
     int gate_failed;
     unsigned setup_flags; /* ring flags the kernel accepted */
     bool sendfile_inline; /* cachestat(2) exists: cached pieces by sendfile(2) */
+    bool no_file_table;   /* test setting: sockets by fd, as before Linux 5.19 */
 };
 
 /* uring.c */
