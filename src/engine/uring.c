@@ -420,6 +420,10 @@ static void *uring_worker_main(void *arg)
         ret = uring_loop(w);
     }
     atomic_store(&w->ready, 0); /* a loop that ended takes no more handoffs */
+    /* The registration is this thread's: undo it here, not in uring_destroy
+     * (io_uring_queue_exit would unregister from the main thread's table). */
+    if (w->ring_ok)
+        io_uring_unregister_ring_fd(&w->ring);
     w->result = ret;
     conn_thread_cleanup();
     return NULL;
