@@ -54,6 +54,16 @@ static void uconn_use_slot(const struct uring_worker *w, struct uconn *u, struct
     }
 }
 
+/* Mark a prepared SQE that puts the socket into the ring's file table or
+ * takes it out. It posts a CQE only if it fails, and inflight does not
+ * count it: the connection's own ops come after it (the recv issued after
+ * it in the same submission, the CLOSE hard-linked behind it). */
+static void uconn_slot_op(struct uring_worker *w, struct uconn *u, struct io_uring_sqe *sqe)
+{
+    io_uring_sqe_set_data64(sqe, ud_conn(URING_UD_SLOT, uconn_slot(w, u), u->gen));
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
 void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
 {
     struct sockaddr_storage peer;
@@ -76,9 +86,11 @@ void uconn_start(struct uring_worker *w, struct uconn *u, int fd)
     /* Into the file table before the receive that uses it: the SQEs of one
      * submission are issued in order. The fd stays open too, for the calls
      * that take only an fd (sendfile, splice, poll, shutdown, FIONREAD). */
-    if (w->fixed_files)
-        io_uring_prep_files_update(uconn_sqe(w, u, URING_UD_SLOT), &u->fd, 1,
-                                   (int)uconn_slot(w, u));
+    if (w->fixed_files) {
+        struct io_uring_sqe *sqe = uring_sqe(w);
+        io_uring_prep_files_update(sqe, &u->fd, 1, (int)uconn_slot(w, u));
+        uconn_slot_op(w, u, sqe);
+    }
     uconn_arm_recv(w, u);
     uconn_advance(w, u);
 }
@@ -520,8 +532,9 @@ static void uconn_close(struct uring_worker *w, struct uconn *u)
     }
     /* The file table holds the socket too: both references must go. */
     if (w->fixed_files) {
-        sqe = uconn_sqe(w, u, URING_UD_SLOT);
+        sqe = uring_sqe(w);
         io_uring_prep_close_direct(sqe, uconn_slot(w, u));
+        uconn_slot_op(w, u, sqe);
         sqe->flags |= IOSQE_IO_HARDLINK;
     }
     sqe = uconn_sqe(w, u, URING_UD_CLOSE);
@@ -589,7 +602,13 @@ void uconn_on_cqe(struct uring_worker *w, struct uconn *u, unsigned op,
     case URING_UD_POLLOUT:
         uconn_on_pollout(w, u, cqe->res);
         break;
-    default: /* URING_UD_KILL, URING_UD_CANCEL, URING_UD_CLOSE, URING_UD_SLOT */
+    case URING_UD_SLOT: /* failed (uconn_slot_op): a failed entry fails the recv */
+        if (log_rate_allow(&w->slot_log, w->now_ms, ENGINE_LOG_INTERVAL_MS))
+            log_warn("io_uring: %s the ring's file table failed: %s",
+                     (u->flags & UCONN_CLOSED) ? "taking a socket out of" : "putting a socket into",
+                     strerror(-cqe->res));
+        break;
+    default: /* URING_UD_KILL, URING_UD_CANCEL, URING_UD_CLOSE */
         u->inflight--;
         break;
     }

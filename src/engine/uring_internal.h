@@ -31,7 +31,7 @@ enum uring_ud {
     URING_UD_KILL,       /* shutdown(SHUT_RDWR) forcing a stalled send to fail */
     URING_UD_CANCEL,     /* cancel of the multishot recv before close */
     URING_UD_CLOSE,      /* close of the socket: the connection's last op */
-    URING_UD_SLOT,       /* the socket into (or out of) the ring's file table */
+    URING_UD_SLOT,       /* the socket into (or out of) the file table: CQE on failure only */
     URING_UD_STOP,       /* read of the stop eventfd */
     URING_UD_BACKOFF,    /* timeout before re-arming accept after EMFILE */
     URING_UD_HANDOFF,    /* a connection from another worker: res is its fd */
@@ -177,7 +177,8 @@ struct uring_worker {
     int stop_fd; /* eventfd: a read of it lives in the ring */
     uint64_t stop_val;
     int ring_ok;
-    bool fixed_files; /* sockets sit in the ring's file table, at their slot */
+    bool fixed_files;         /* sockets sit in the ring's file table, at their slot */
+    struct log_rate slot_log; /* a failed file-table operation was reported */
 
     struct uconn *slab;
     uint32_t nslots, free_head, active;
