@@ -385,6 +385,10 @@ static int threads_create(struct engine **out, const struct engine_env *env)
         return -ENOMEM;
     e->env = *env;
     e->stop_fd = e->wake_fd = e->epfd = -1;
+    if (env->http->dirfd >= 0 && file_ops_walks())
+        log_warn("openat2 is unavailable (Linux before 5.6, valgrind, or a seccomp profile "
+                 "older than it): /files/ names are resolved one component at a "
+                 "time, to the same rules");
     e->poller_until = UINT64_MAX;
     /* glibc's default mutex and condvar initialisation cannot fail. */
     pthread_mutex_init(&e->lock, NULL);

@@ -5,7 +5,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from helpers import SECRET, build_request
+from helpers import HELLO, SECRET, build_request, wait_until
 
 REFUSED = [
     "..%2Fsecret.txt",
@@ -115,3 +115,41 @@ def test_absolute_symlink_is_refused_even_pointing_inside(make_server, tmp_path)
     assert s.get("/files/abs-inside").status == 403
     r = s.get("/files/rel-inside")
     assert (r.status, r.body) == (200, b"real\n")
+
+
+WALKED = ["hello.txt", "sub/inner.txt", "with%20space.txt", "inside-link", "abs-link", "rel-link",
+          "outdir-link", "outdir-link/inside-outside.txt", "nothere.txt", "sub/nothere.txt",
+          "hello.txt/x", "sub", "emptydir", "empty.bin"] + REFUSED
+
+
+def raw_get(s, name):
+    with s.conn() as c:  # raw socket: no client-side normalisation of ..
+        c.send(f"GET /files/{name} HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+    return r.status, r.body
+
+
+@pytest.mark.engine("threads")
+def test_names_resolve_alike_without_openat2(make_server, files_root, files_dir, monkeypatch):
+    """Where the kernel has no openat2 (Linux before 5.6, valgrind, a seccomp
+    profile older than it) the threads engine resolves /files/ names itself,
+    to the rules of RESOLVE_BENEATH: every name gets the answer openat2 gives
+    it, symlinks in and out included, and uploads still land inside only."""
+    normal = make_server(directory=files_dir)
+    monkeypatch.setenv("RINGHTTPD_TEST_NO_OPENAT2", "1")
+    walked = make_server(directory=files_dir)
+    wait_until(lambda: "openat2 is unavailable" in walked.stderr(), 5.0,
+               what="the server to say it resolves names itself")
+    for name in WALKED:
+        assert raw_get(walked, name) == raw_get(normal, name), name
+    assert raw_get(walked, "inside-link") == (200, HELLO)
+    before = outside_listing(files_root)
+    for name in ["outdir-link/new.txt", "rel-link/x", "../new.txt"]:
+        r = walked.request("POST", "/files/" + name, body=b"pwned")
+        assert r.status in (403, 404, 409), (name, r)
+    assert outside_listing(files_root) == before
+    r = walked.request("POST", "/files/sub/walked.txt", body=b"walked\n")
+    assert r.status == 201, r
+    assert raw_get(normal, "sub/walked.txt") == (200, b"walked\n")
+    assert walked.request("DELETE", "/files/sub/walked.txt").status == 204
+    assert not (files_dir / "sub" / "walked.txt").exists()
