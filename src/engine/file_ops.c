@@ -41,8 +41,8 @@ static int walk_link(struct walk *w, int dir, const char *name, const char *rest
         return errno == EINVAL ? -ENOTDIR : -errno; /* not a link after all */
     if (++w->links > BENEATH_LINKS)
         return -ELOOP;
-    if (n == 0 || target[0] == '/')
-        return n == 0 ? -ENOENT : -EXDEV;
+    if (target[0] == '/') /* a link's target is never empty */
+        return -EXDEV;
     if ((size_t)n + 1 + rest_len >= sizeof(w->path))
         return -ENAMETOOLONG;
     memmove(w->path + n + 1, rest, rest_len + 1);
@@ -68,23 +68,22 @@ static long walk_open(struct walk *w, int dirfd, const struct open_how *how)
 {
     for (;;) {
         char *p = w->path, *end, *rest;
-        int dir = walk_dir(w, dirfd), fd, ret;
+        int fd, ret;
 
         if (*p == '/')
             return -EXDEV; /* absolute */
         end = strchrnul(p, '/');
         for (rest = end; *rest == '/'; rest++)
             ;
-        if (*end)
-            *end = '\0';
-        if (*rest == '\0') {          /* the last component */
-            bool slash = end != rest; /* "name/": a directory or nothing */
-            if (strcmp(p, "..") == 0) {
-                if (w->depth == 0)
-                    return -EXDEV;
-                close(w->fds[--w->depth]);
-                p = ".";
-            }
+        *end = '\0';
+        if (strcmp(p, "..") == 0) { /* back to the directory held before */
+            if (w->depth == 0)
+                return -EXDEV;
+            close(w->fds[--w->depth]);
+            p = ".";
+        }
+        if (*rest == '\0') { /* the last component; "name/" must be a directory */
+            bool slash = end != rest;
             fd = openat(walk_dir(w, dirfd), p, (int)how->flags | O_NOFOLLOW, (mode_t)how->mode);
             if (fd >= 0)
                 return slash ? walk_check_dir(fd) : fd;
@@ -101,28 +100,21 @@ static long walk_open(struct walk *w, int dirfd, const struct open_how *how)
             memmove(w->path, rest, strlen(rest) + 1);
             continue;
         }
-        if (strcmp(p, "..") == 0) {
-            if (w->depth == 0)
-                return -EXDEV;
-            close(w->fds[--w->depth]);
-            memmove(w->path, rest, strlen(rest) + 1);
+        fd = openat(walk_dir(w, dirfd), p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno != ENOTDIR && errno != ELOOP)
+                return -errno;
+            ret = walk_link(w, walk_dir(w, dirfd), p, rest); /* a symlink, or a file */
+            if (ret < 0)
+                return ret;
             continue;
         }
-        fd = openat(dir, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-            if (w->depth == BENEATH_DEPTH) {
-                close(fd);
-                return -ENAMETOOLONG;
-            }
-            w->fds[w->depth++] = fd;
-            memmove(w->path, rest, strlen(rest) + 1);
-            continue;
+        if (w->depth == BENEATH_DEPTH) {
+            close(fd);
+            return -ENAMETOOLONG;
         }
-        if (errno != ENOTDIR && errno != ELOOP)
-            return -errno;
-        ret = walk_link(w, dir, p, rest); /* a symlink, or a file */
-        if (ret < 0)
-            return ret;
+        w->fds[w->depth++] = fd;
+        memmove(w->path, rest, strlen(rest) + 1);
     }
 }
 

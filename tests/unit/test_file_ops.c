@@ -190,6 +190,22 @@ static void test_directories(void)
         expect(&dirs[i], &how);
 }
 
+/* O_NOFOLLOW from the caller: a link as the last component is not followed. */
+static void test_nofollow(void)
+{
+    struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    const struct want cases[] = {
+        {"a.txt", 0, 'a'},
+        {"sub/dir-link/c.txt", 0, 'c'},
+        {"in-link", ELOOP, 0},
+        {"sub/up-link", ELOOP, 0},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect(&cases[i], &how);
+}
+
 /* Creation: O_EXCL refuses a dangling link; without it the link is followed
  * and its target made, beneath only. Each is tried by ours, then undone, then
  * by the kernel. */
@@ -247,6 +263,7 @@ int main(void)
     fixture();
     test_reads();
     test_directories();
+    test_nofollow();
     test_create();
     cleanup();
     puts("test_file_ops: ok");
