@@ -27,7 +27,7 @@ INSTALL_DIR  ?= build-install
 # (connection handoff between workers, per-worker access logs).
 URING_2W = RINGHTTPD_ENGINES=uring RINGHTTPD_URING_WORKERS=2
 
-SOURCES = $(shell find src tests fuzz -name '*.[ch]' 2>/dev/null)
+SOURCES = $(shell find src tests fuzz bench -name '*.[ch]' 2>/dev/null)
 
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -109,6 +109,12 @@ SERVERS = {
     "nginx-2w": dict(kind="nginx", workers=2),
     "lighttpd": dict(kind="lighttpd"),
     "h2o": dict(kind="h2o"),
+    # Opt-in (BENCH_SERVERS): bench/uring_floor.c, the uring engine's ring
+    # loop answering every request with a fixed /echo/hello reply and
+    # nothing else, the floor no server of that design can go below; it
+    # serves only the workloads listed.
+    "uring-floor": dict(kind="floor", optin=True,
+                        serves=("small-c100", "small-c1000", "pipe16-c100", "c10k")),
 }
 BASELINE = "nginx-1w"
 
@@ -285,6 +291,8 @@ class Server:
                 # connections, or the rest wait (see BENCHMARKS.md)
                 a += ["--threads", str(min(THREADS_MAX, max(64, conns)))]
             return a
+        if self.kind == "floor":
+            return [c.floor_bin, "--port", str(self.port)]
         if self.kind == "nginx":
             conf = os.path.join(self.dir, "nginx.conf")
             d = self.dir
@@ -584,6 +592,8 @@ def throughput_phase(ctx, servers, workloads, runs, duration, warmup, raw):
         try:
             port = BASE_PORT
             for name in servers:
+                if wl["id"] not in SERVERS[name].get("serves", (wl["id"],)):
+                    continue
                 s = Server(name, ctx)
                 port = free_port(port)
                 s.start(port, conns)
@@ -885,6 +895,10 @@ def write_markdown(path, ctx, info, servers, workloads, summ, memory, syscalls, 
       + ". Rerun on a quiet machine before quoting them.")
     w(f"- threads = ringhttpd `--engine threads --threads max(64, connections)` (at most "
       f"{THREADS_MAX}, its limit): one connection per thread, so the pool is sized to the load.")
+    if "uring-floor" in servers:
+        w("- uring-floor = `bench/uring_floor.c`: ringhttpd's ring set-up and receive/send loop "
+          "answering every request with the same 153 bytes and doing nothing else; the floor "
+          "of the uring engine's design, not a server (small-body workloads only).")
     w(f"- Ratios are to {BASELINE}, computed run by run, then the median. "
       "`×0.50` CPU means half of nginx's CPU per request.\n")
     for wl in workloads:
@@ -1045,6 +1059,7 @@ def main():
     ap.add_argument("--bin", required=True, help="ringhttpd binary (Release build)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--floor-bin", help="uring_floor binary, for the opt-in uring-floor server")
     ap.add_argument("--tmp", help="scratch directory (default: a new one in $TMPDIR)")
     ap.add_argument("--servers", help="comma-separated subset of " + ",".join(SERVERS))
     ap.add_argument("--workloads", help="comma-separated subset of " + ",".join(w["id"] for w in WORKLOADS))
@@ -1075,13 +1090,18 @@ def main():
     ctx.nofile = max(soft, 1024)
     os.sched_setaffinity(0, {CLIENT_CPU})  # this driver stays off the server's CPU
 
-    servers = [s for s in SERVERS if not a.quick or SERVERS[s].get("quick")]
+    ctx.floor_bin = os.path.abspath(a.floor_bin) if a.floor_bin else None
+    servers = [s for s in SERVERS if not SERVERS[s].get("optin")
+               and (not a.quick or SERVERS[s].get("quick"))]
     if a.servers:
         servers = a.servers.split(",")
         for s in servers:
             if s not in SERVERS:
                 sys.exit(f"unknown server {s}")
-    missing = {SERVERS[s]["kind"] for s in servers if SERVERS[s]["kind"] != "ringhttpd"
+    if "uring-floor" in servers and not (ctx.floor_bin and os.access(ctx.floor_bin, os.X_OK)):
+        log("no --floor-bin (a build without io_uring?): uring-floor skipped")
+        servers.remove("uring-floor")
+    missing = {SERVERS[s]["kind"] for s in servers if SERVERS[s]["kind"] not in ("ringhttpd", "floor")
                and not shutil.which(SERVERS[s]["kind"])}
     if missing:
         log(f"not installed, skipped: {', '.join(sorted(missing))}")
@@ -1121,7 +1141,8 @@ def main():
                                       duration=duration, **info)) + "\n")
             results = throughput_phase(ctx, servers, workloads, runs, duration, warmup, raw)
             ctx.results = results
-            memory = [] if a.skip_memory else memory_phase(ctx, servers, idle_conns, raw)
+            servers_only = [n for n in servers if SERVERS[n]["kind"] != "floor"]  # it keeps no state
+            memory = [] if a.skip_memory else memory_phase(ctx, servers_only, idle_conns, raw)
             sc_servers = [s for s in ("uring-1w", "threads", "nginx-1w") if s in servers]
             syscalls = [] if a.skip_syscalls or not shutil.which("strace") else \
                 syscall_phase(ctx, sc_servers, strace_count, raw)

@@ -9,7 +9,8 @@
 #   QUICK=1                   the short run (results in bench/results/quick/)
 #   BENCH_OUT=DIR             where results go (default bench/results, or
 #                             bench/results/quick with QUICK=1)
-#   BENCH_SERVERS=a,b         subset of uring-1w,uring-2w,threads,nginx-1w,nginx-2w,lighttpd,h2o
+#   BENCH_SERVERS=a,b         subset of uring-1w,uring-2w,threads,nginx-1w,nginx-2w,lighttpd,h2o,
+#                             or uring-floor (opt-in: bench/uring_floor.c, small bodies only)
 #   BENCH_WORKLOADS=a,b       subset of workloads (ids in bench/bench.py)
 #   BENCH_RUNS=N BENCH_DURATION=S   override the run count and length
 #   BENCH_SKIP_DEPS=1         do not install packages
@@ -61,6 +62,9 @@ done
 log "building Release binary in $build"
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target ringhttpd >/dev/null
+# the opt-in uring-floor server (BENCH_SERVERS=...,uring-floor); not in a
+# build without io_uring
+cmake --build "$build" -j"$(nproc)" --target uring_floor >/dev/null 2>&1 || true
 
 # ---- limits: 10,000 connections on each side, plus headroom (a container
 # without CAP_SYS_RESOURCE cannot go past its hard limit)
@@ -100,6 +104,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 args=(--bin "$build/ringhttpd" --tmp "$tmp")
+[ -x "$build/uring_floor" ] && args+=(--floor-bin "$build/uring_floor")
 if [ -n "$QUICK" ]; then
     args+=(--quick --out "${BENCH_OUT:-$here/results/quick}")
 else
