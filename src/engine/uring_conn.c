@@ -357,6 +357,14 @@ static void uconn_on_splice(struct uring_worker *w, struct uconn *u, unsigned op
         uconn_xfer_out(w, u);
         return;
     }
+    if (op == URING_UD_SPLICE_OUT && res == -EAGAIN) {
+        /* The socket is non-blocking (for sendfile(2)), and a splice into
+         * it fails rather than waits when TCP has no room for it (seen
+         * under memory pressure, thousands of stalled downloads): the rest
+         * of the piece goes once POLLOUT says there is room. */
+        io_uring_prep_poll_add(uconn_sqe(w, u, URING_UD_POLLOUT), u->fd, POLLOUT);
+        return;
+    }
     if (op == URING_UD_SPLICE_OUT && res > 0) {
         u->splice_left -= (uint32_t)res;
         u->splice_done += (uint64_t)res;
@@ -432,14 +440,22 @@ static long uconn_sendfile_cached(struct uring_worker *w, struct uconn *u, const
     return UCONN_PENDING;
 }
 
+/* Room in the socket: for an inline piece, sendfile(2) it; for a splice the
+ * full socket turned back, splice the rest from the pipe again. */
 static void uconn_on_pollout(struct uring_worker *w, struct uconn *u, int res)
 {
-    long n = res < 0 ? res : uconn_sendfile_now(w, u);
+    bool spliced = !(u->flags & UCONN_INLINE);
+    long n;
 
     u->inflight--;
+    if (spliced && res >= 0) {
+        uconn_xfer_out(w, u);
+        return;
+    }
+    n = res < 0 ? res : uconn_sendfile_now(w, u);
     if (n == UCONN_PENDING)
         return;
-    uconn_xfer_end(w, u, 0);
+    uconn_xfer_end(w, u, spliced); /* a pipe may still hold the piece */
     u->waiting = UCONN_WAIT_NONE;
     conn_done(&u->core, n);
     uconn_advance(w, u);

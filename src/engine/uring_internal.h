@@ -27,7 +27,7 @@ enum uring_ud {
     URING_UD_FILE,       /* OPEN, STAT, READ, WRITE, FSYNC, RENAME, UNLINK, CLOSE_FILE, SHUTDOWN */
     URING_UD_SPLICE_IN,  /* file -> pipe */
     URING_UD_SPLICE_OUT, /* pipe -> socket */
-    URING_UD_POLLOUT,    /* room in the socket for an inline sendfile */
+    URING_UD_POLLOUT,    /* room in the socket: an inline sendfile, or a splice turned back */
     URING_UD_KILL,       /* shutdown(SHUT_RDWR) forcing a stalled send to fail */
     URING_UD_CANCEL,     /* cancel of the multishot recv before close */
     URING_UD_CLOSE,      /* close of the socket: the connection's last op */
