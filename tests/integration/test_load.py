@@ -7,7 +7,8 @@
 - 4,200 concurrent stalled downloads: every one is delivered whole (before:
   the 4,097th got a 200 head and no body), and the pipes go after the burst;
   once of a cached file, once of a file each not in the page cache (the
-  splice pipes and bounce buffers);
+  splice pipes and bounce buffers); stalled past the timeout, the cold ones
+  are cut and every descriptor comes back;
 - 9,000 connections holding partial heads: memory comes back after they
   close (before: 111 MB of a 123 MB peak stayed);
 - 5,000 keep-alive clients are all served (threads before: 64).
@@ -132,6 +133,16 @@ def cold_dir(tmp_path_factory):
     return d
 
 
+def evict(d):
+    """Drop d's files from the page cache (an earlier test may have read them)."""
+    for f in d.iterdir():
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 @pytest.mark.engine("uring")
 @pytest.mark.parametrize("cold", [False, True], ids=["cached", "cold"])
 def test_4200_stalled_downloads_arrive_whole(make_server, engine, mib_dir, cold_dir, cold):
@@ -146,6 +157,8 @@ def test_4200_stalled_downloads_arrive_whole(make_server, engine, mib_dir, cold_
         # a send may stall before the server rightly cuts it (on a loaded
         # machine: the 2,408th). Then the kernel drops the orphaned socket
         # after its zero-window probes without a RST, and the client waits.
+        if cold:
+            evict(cold_dir)
         srv = make_server("--idle-timeout", "600", directory=cold_dir if cold else mib_dir)
         base = open_fds(srv.proc.pid)
         for i in range(N_DOWNLOADS):
@@ -165,6 +178,36 @@ def test_4200_stalled_downloads_arrive_whole(make_server, engine, mib_dir, cold_
     # (10 s) after their last use
     wait_until(lambda: open_fds(srv.proc.pid) <= base + idle_pipes + 8, 30 if cold else 20, 0.1,
                what=f"the pipes to be closed (fds {open_fds(srv.proc.pid)}, base {base})")
+
+
+@pytest.mark.engine("uring")
+def test_4200_stalled_cold_downloads_are_cut_at_the_timeout(make_server, engine, cold_dir):
+    """Transfers that wait for room in the socket (a splice turned back with
+    EAGAIN waits for POLLOUT) still end when the peer stalls past the
+    timeout: every descriptor comes back and the server keeps serving."""
+    old = raise_nofile(3 * N_DOWNLOADS + 500)
+    socks = []
+    try:
+        evict(cold_dir)
+        srv = make_server("--idle-timeout", "3", directory=cold_dir)
+        base = open_fds(srv.proc.pid)
+        for i in range(N_DOWNLOADS):
+            socks.append(stalled_download(srv, f"/files/cold{i}.bin"))
+        wait_until(lambda: open_fds(srv.proc.pid) >= base + N_DOWNLOADS, 30, 0.1,
+                   what="the downloads to be in flight")
+        # 3 s without progress, then the kill; the file cache's descriptors
+        # close FILE_CACHE_FD_IDLE (10 s) after their last use
+        idle_pipes = 2 * 16 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1)
+        wait_until(lambda: open_fds(srv.proc.pid) <= base + idle_pipes + 8, 40, 0.2,
+                   what=f"the stalled downloads to be cut (fds {open_fds(srv.proc.pid)}, "
+                        f"base {base})")
+        c = served(srv, "/echo/after")
+        assert c, "not serving after the cut"
+        c.close()
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
 
 
 @pytest.mark.skipif(sanitized_binary(), reason="ASan's allocator does not return memory")
