@@ -327,6 +327,11 @@ def raise_nofile(need):
     return soft, hard
 
 
+def idle_pipe_fds():
+    """fds a uring server may keep for idle splice pipes: 16 pipes a worker."""
+    return 2 * 16 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1)
+
+
 def open_idle(server, n, timeout=60.0, batch=500):
     """n connected sockets that send nothing (non-blocking). Connects in
     batches, so the listen backlog never overflows (a dropped SYN costs a 1 s

@@ -20,9 +20,9 @@ import time
 
 import pytest
 
-from helpers import (NofileServer, build_request, cpu_seconds, open_fds, open_idle, raise_nofile,
-                     read_whole_response, rss_kib, sanitized_binary, served, stalled_download,
-                     wait_until)
+from helpers import (NofileServer, build_request, cpu_seconds, idle_pipe_fds, open_fds, open_idle,
+                     raise_nofile, read_whole_response, rss_kib, sanitized_binary, served,
+                     stalled_download, wait_until)
 
 BIG = 4 << 20
 
@@ -51,11 +51,6 @@ def send_some(s, data, timeout=0.2):
 def ring_mib(engine):
     """MiB of provided receive buffers a uring server touches under load."""
     return 4 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1) if engine == "uring" else 0
-
-
-def idle_pipe_fds():
-    """fds a uring server may keep for idle splice pipes: 16 pipes a worker."""
-    return 2 * 16 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1)
 
 
 # ------------------------------------------------------------ receive buffers

@@ -21,8 +21,9 @@ import time
 
 import pytest
 
-from helpers import (build_request, open_fds, open_idle, raise_nofile, read_whole_response,
-                     rss_kib, sanitized_binary, served, stalled_download, wait_until)
+from helpers import (build_request, idle_pipe_fds, open_fds, open_idle, raise_nofile,
+                     read_whole_response, rss_kib, sanitized_binary, served, stalled_download,
+                     wait_until)
 
 pytestmark = pytest.mark.load
 
@@ -123,24 +124,14 @@ def mib_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cold_dir(tmp_path_factory):
-    """N_DOWNLOADS files of 1 MiB never read (sparse): none is in the page
-    cache when its download starts, so each goes through a splice pipe or,
+    """N_DOWNLOADS files of 1 MiB never read (sparse; one test uses them): none
+    is in the page cache when its download starts, so each goes through a splice pipe or,
     past the pipes the fd limit allows, a bounce buffer."""
     d = tmp_path_factory.mktemp("cold")
     for i in range(N_DOWNLOADS):
         with open(d / f"cold{i}.bin", "wb") as f:
             f.truncate(1 << 20)
     return d
-
-
-def evict(d):
-    """Drop d's files from the page cache (an earlier test may have read them)."""
-    for f in d.iterdir():
-        fd = os.open(f, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
 
 
 @pytest.mark.engine("uring")
@@ -170,8 +161,7 @@ def test_4200_stalled_downloads_arrive_whole(make_server, engine, mib_dir):
         for s in socks:
             s.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, old)
-    idle_pipes = 2 * 16 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1)
-    wait_until(lambda: open_fds(srv.proc.pid) <= base + idle_pipes + 8, 20, 0.1,
+    wait_until(lambda: open_fds(srv.proc.pid) <= base + idle_pipe_fds() + 8, 20, 0.1,
                what=f"the pipes to be closed (fds {open_fds(srv.proc.pid)}, base {base})")
 
 
@@ -183,7 +173,6 @@ def test_4200_stalled_cold_downloads_are_cut_at_the_timeout(make_server, engine,
     old = raise_nofile(3 * N_DOWNLOADS + 500)
     socks = []
     try:
-        evict(cold_dir)
         srv = make_server("--idle-timeout", "3", directory=cold_dir)
         base = open_fds(srv.proc.pid)
         for i in range(N_DOWNLOADS):
@@ -192,8 +181,7 @@ def test_4200_stalled_cold_downloads_are_cut_at_the_timeout(make_server, engine,
                    what="the downloads to be in flight")
         # 3 s without progress, then the kill; the file cache's descriptors
         # close FILE_CACHE_FD_IDLE (10 s) after their last use
-        idle_pipes = 2 * 16 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1)
-        wait_until(lambda: open_fds(srv.proc.pid) <= base + idle_pipes + 8, 40, 0.2,
+        wait_until(lambda: open_fds(srv.proc.pid) <= base + idle_pipe_fds() + 8, 40, 0.2,
                    what=f"the stalled downloads to be cut (fds {open_fds(srv.proc.pid)}, "
                         f"base {base})")
         c = served(srv, "/echo/after")
