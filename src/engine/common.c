@@ -26,6 +26,14 @@ uint64_t engine_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+time_t engine_wall_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec;
+}
+
 uint64_t engine_timer_ms(const struct config *cfg, enum conn_timer timer)
 {
     switch (timer) {
@@ -88,7 +96,7 @@ bool engine_accept_failed(struct engine_admission *a, int err)
 void engine_refuse(int fd)
 {
     char buf[256];
-    size_t n = response_refusal(buf, sizeof(buf), time(NULL));
+    size_t n = response_refusal(buf, sizeof(buf), engine_wall_s());
 
     if (n > 0 && send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         n = 0; /* the client goes away unanswered, as before */

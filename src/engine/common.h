@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "engine/engine.h"
@@ -30,6 +31,12 @@
  * (kvm-clock) 3.5 ns a call against 25 ns for CLOCK_MONOTONIC. Its few
  * milliseconds of resolution are nothing next to timeouts of seconds. */
 uint64_t engine_now_ms(void);
+
+/* Seconds on CLOCK_REALTIME: the clock of Date and of Last-Modified's
+ * clamp. Not time(2), which reads the coarse clock: up to a tick (4 ms here)
+ * behind the fine clock the kernel stamps a file's mtime with, so a file
+ * written just after the second turned looked a second in the future. */
+time_t engine_wall_s(void);
 
 /* How long a socket wait of this timing phase may last (0 for NONE). */
 uint64_t engine_timer_ms(const struct config *cfg, enum conn_timer timer);

@@ -80,7 +80,7 @@ static struct session *ready_pop(struct engine *e)
         at.tv_sec += 1;
         if (pthread_cond_timedwait(&e->nonempty, &e->lock, &at) == ETIMEDOUT) {
             pthread_mutex_unlock(&e->lock);
-            conn_thread_tick(time(NULL));
+            conn_thread_tick(engine_wall_s());
             pthread_mutex_lock(&e->lock);
         }
     }
@@ -295,7 +295,7 @@ static void session_run(struct session *s)
     static const struct conn_io recv_io = {.op = CONN_OP_RECV};
     struct conn_io io;
 
-    conn_set_now(time(NULL));
+    conn_set_now(engine_wall_s());
     /* Back from the poller, the core still waits for the RECV it asked for:
      * complete it (or abandon it: timeout, cut) before asking what is next. */
     if (s->wake == WAKE_TIMEOUT) {
@@ -309,7 +309,7 @@ static void session_run(struct session *s)
         return; /* woken for nothing: parked again */
     }
     for (;;) {
-        conn_set_now(time(NULL)); /* a session may run for many requests */
+        conn_set_now(engine_wall_s()); /* a session may run for many requests */
         conn_next(&s->c, &io);
         if (io.op == CONN_OP_CLOSE) {
             threads_session_free(s);

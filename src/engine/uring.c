@@ -309,7 +309,7 @@ static int uring_loop(struct uring_worker *w)
             return ret;
         }
         w->now_ms = engine_now_ms();
-        conn_set_now(time(NULL));
+        conn_set_now(engine_wall_s());
         seen = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe)
         {
@@ -325,7 +325,7 @@ static int uring_loop(struct uring_worker *w)
         }
         if (conn_thread_holds_files() && w->now_ms - w->tick_ms >= URING_TRIM_MS) {
             w->tick_ms = w->now_ms; /* unused cached descriptors */
-            conn_thread_tick(time(NULL));
+            conn_thread_tick(engine_wall_s());
         }
         if (w->stopping) {
             if (!w->grace_done && w->now_ms >= w->grace_deadline_ms) {

@@ -60,6 +60,26 @@ def test_200_carries_validators_and_head_matches_get(server, a_file):
             == {k.lower(): v for k, v in r.headers if k.lower() not in skip})
 
 
+def test_file_written_this_instant_is_dated_by_its_mtime(server, files_dir):
+    """Written just after the second turns and fetched at once: Last-Modified
+    is the mtime's own second and Date is not before it. The kernel stamps
+    files from a fine clock; a server dating responses by the coarse one
+    (a tick behind) clamped Last-Modified a second early, then changed it."""
+    with server.conn() as c:
+        for _ in range(5):
+            path = files_dir / unique()
+            time.sleep(1 - time.time() % 1 + 0.0002)
+            path.write_bytes(b"now")
+            c.send(build_request("GET", f"/files/{path.name}"))
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"now", r
+            mtime = int(os.stat(path).st_mtime)
+            path.unlink()
+            lm = email.utils.parsedate_to_datetime(r.get("Last-Modified")).timestamp()
+            date = email.utils.parsedate_to_datetime(r.get("Date")).timestamp()
+            assert (lm, date >= lm) == (mtime, True), (r.get("Last-Modified"), r.get("Date"))
+
+
 def new_etag(server, name, seen):
     """The file's ETag once it is not one of seen: a change behind the
     server's back shows within a second (the file cache's promise)."""
