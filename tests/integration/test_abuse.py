@@ -2,6 +2,8 @@
 attacker that exhausted one resource on the code before the fix, scaled down
 to run in seconds, and asserts that everyone else is still served.
 
+- kernel socket memory: downloads that are never read hold a bounded part
+  of the host's TCP memory (tcp_mem), which every TCP socket shares;
 - receive buffers: blocked downloads pipelining requests cannot drain the
   uring engine's provided-buffer ring;
 - splice pipes: downloads beyond what the fd limit allows for pipes are
@@ -51,6 +53,44 @@ def send_some(s, data, timeout=0.2):
 def ring_mib(engine):
     """MiB of provided receive buffers a uring server touches under load."""
     return 4 * int(os.environ.get("RINGHTTPD_URING_WORKERS") or 1) if engine == "uring" else 0
+
+
+# ------------------------------------------------------------ kernel memory
+
+
+def tcp_mem_kib():
+    """The host's TCP socket memory (/proc/net/sockstat), in KiB."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                fields = line.split()
+                return int(fields[fields.index("mem") + 1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    raise AssertionError("no TCP line in /proc/net/sockstat")
+
+
+def test_unread_downloads_hold_little_kernel_memory(make_server, engine, big_dir):
+    """100 clients GET a 4 MiB file and never read it. TCP's send buffers
+    come out of tcp_mem, shared by every TCP socket on the host: before the
+    fix each such download queued 3 MiB there (300 of them 1 GB), so a few
+    hundred clients pushed the host into memory pressure, where connections
+    stall for minutes. Queued unsent data is now capped per connection."""
+    flags = ("--threads", "256") if engine == "threads" else ()
+    srv = make_server(*flags, directory=big_dir)
+    before = tcp_mem_kib()
+    socks = []
+    try:
+        for _ in range(100):
+            socks.append(stalled_download(srv, "/files/big.bin"))
+        time.sleep(2.0)  # every send queued what it could
+        per_conn = (tcp_mem_kib() - before) / len(socks)
+        print(f"TCP memory per unread download: {per_conn:.0f} KiB")
+        assert per_conn < 1024, f"{per_conn:.0f} KiB of TCP memory per unread download"
+        c = served(srv, "/echo/still-served", timeout=3.0)
+        assert c is not None, "a normal request was not answered within 3 s"
+        c.close()
+    finally:
+        for s in socks:
+            s.close()
 
 
 # ------------------------------------------------------------ receive buffers

@@ -194,6 +194,11 @@ def test_socket_activation_serves_the_inherited_socket(server_bin, engine, tmp_p
         err = p.stderr.read().decode()
     assert rc == 0, err
     assert "(from systemd)" in err and "--port" in err, err
+    # Tuned like a socket of its own, for the connections accepted from it:
+    # no Nagle delay, and at most 128 KiB unsent queued per connection.
+    TCP_NOTSENT_LOWAT = 25  # linux/tcp.h; not in Python's socket module
+    assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    assert listener.getsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT) == 128 * 1024
     # The socket is systemd's (here, the test's): still listening, so a
     # client now waits in its queue for the next instance.
     with socket.create_connection((LOCALHOST, port), timeout=2):
