@@ -667,6 +667,54 @@ def check_route(server, wl):
         raise RuntimeError(f"{server.name}: GET {wl['path']} gave {st}, {len(body)} bytes")
 
 
+UNREAD_DOWNLOADS = 300
+
+
+def tcp_mem_kib():
+    """The host's TCP socket memory (/proc/net/sockstat: pages), in KiB."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                fields = line.split()
+                return int(fields[fields.index("mem") + 1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    raise RuntimeError("no TCP line in /proc/net/sockstat")
+
+
+def socket_memory_phase(ctx, servers, raw, count=UNREAD_DOWNLOADS):
+    """Kernel TCP memory (the host's tcp_mem, which every TCP socket shares)
+    that count clients pin by asking for the 64 MiB file and never reading:
+    the growth of /proc/net/sockstat's TCP memory, per download, once every
+    send has queued what the server lets it."""
+    out = []
+    for name in servers:
+        s = Server(name, ctx)
+        port = free_port(BASE_PORT)
+        s.start(port, count)
+        socks = []
+        try:
+            time.sleep(0.3)
+            before = tcp_mem_kib()
+            for _ in range(count):
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                c.connect((HOST, port))
+                c.sendall(b"GET /files/64m.bin HTTP/1.1\r\nHost: bench\r\n\r\n")
+                socks.append(c)
+            time.sleep(3.0)
+            r = dict(server=name, downloads=count,
+                     kib_per_download=round((tcp_mem_kib() - before) / count))
+            raw.write(json.dumps(dict(r, phase="socket_memory")) + "\n")
+            raw.flush()
+            out.append(r)
+            log(f"socket memory {name:9}: {r['kib_per_download']} KiB of TCP memory per unread "
+                f"download ({count})")
+        finally:
+            for c in socks:
+                c.close()
+            s.stop()
+    return out
+
+
 def memory_phase(ctx, servers, count, raw):
     """RSS with the server idle, with count/2 and with count idle keep-alive
     connections. (after - before) / n includes one-time allocations made on
@@ -871,7 +919,8 @@ def summarize(results, servers, workloads):
     return summ
 
 
-def write_markdown(path, ctx, info, servers, workloads, summ, memory, syscalls, runs, duration, elapsed):
+def write_markdown(path, ctx, info, servers, workloads, summ, memory, sockmem, syscalls, runs,
+                   duration, elapsed):
     L = []
     w = L.append
     mode = "QUICK" if ctx.quick else "full"
@@ -953,6 +1002,18 @@ def write_markdown(path, ctx, info, servers, workloads, summ, memory, syscalls, 
               f" {m['rss_after_kib'] / 1024:.1f} MiB | {fmt_num(m['kib_per_conn'], 2)} |"
               f" {fmt_num(m['kib_per_conn_marginal'], 2)} |"
               f" {fmt_num(m['rss_after_kib'] / n if n else None, 2)} | {m['threads']} |")
+        w("")
+    if sockmem:
+        w("## Memory: kernel TCP memory per unread download\n")
+        w(f"{sockmem[0]['downloads']} clients, each with a 4 KiB receive buffer, ask for "
+          "`/files/64m.bin` and never read it. The figure is the growth of the host's TCP "
+          "memory (`/proc/net/sockstat`) per download: send queues come out of `tcp_mem`, "
+          "which every TCP socket on the host shares, and past its pressure mark the "
+          "kernel stalls unrelated connections.\n")
+        w("| server | unread downloads | KiB each |")
+        w("|---|---|---|")
+        for m in sockmem:
+            w(f"| {m['server']} | {m['downloads']} | {m['kib_per_download']:,} |")
         w("")
     if syscalls:
         w("## Syscalls per request (strace -c -f)\n")
@@ -1143,13 +1204,15 @@ def main():
             ctx.results = results
             servers_only = [n for n in servers if SERVERS[n]["kind"] != "floor"]  # it keeps no state
             memory = [] if a.skip_memory else memory_phase(ctx, servers_only, idle_conns, raw)
+            sockmem = [] if a.skip_memory else socket_memory_phase(ctx, servers_only, raw)
             sc_servers = [s for s in ("uring-1w", "threads", "nginx-1w") if s in servers]
             syscalls = [] if a.skip_syscalls or not shutil.which("strace") else \
                 syscall_phase(ctx, sc_servers, strace_count, raw)
         summ = summarize(results, servers, workloads)
         plot(a.out, servers, workloads, summ, memory)
         md = os.path.join(a.out, "latest.md")
-        write_markdown(md, ctx, info, servers, workloads, summ, memory, syscalls, runs, duration,
+        write_markdown(md, ctx, info, servers, workloads, summ, memory, sockmem, syscalls, runs,
+                       duration,
                        time.monotonic() - t_start)
         log(f"done in {time.monotonic() - t_start:.0f} s: {md}")
     finally:
