@@ -118,6 +118,8 @@ static void on_recv(struct io_uring_cqe *cqe, unsigned idx)
     if (k > MAXPIPE)
         k = MAXPIPE;
     if (k > 0) {
+        if (last && io_uring_sq_space_left(&ring) < 2)
+            io_uring_submit(&ring); /* a link must not be split by a submit */
         struct io_uring_sqe *sqe = sqe_get();
         io_uring_prep_send(sqe, (int)idx, answers, k * (sizeof(head) - 1), MSG_NOSIGNAL);
         sqe->flags |= IOSQE_FIXED_FILE;
