@@ -18,13 +18,18 @@ import os
 import resource
 import select
 import socket
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from helpers import (NofileServer, build_request, cpu_seconds, idle_pipe_fds, open_fds, open_idle,
                      raise_nofile, read_whole_response, rss_kib, sanitized_binary, served,
                      stalled_download, wait_until)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from bench import tcp_mem_kib  # noqa: E402 (make bench's reading of /proc/net/sockstat)
 
 BIG = 4 << 20
 
@@ -56,16 +61,6 @@ def ring_mib(engine):
 
 
 # ------------------------------------------------------------ kernel memory
-
-
-def tcp_mem_kib():
-    """The host's TCP socket memory (/proc/net/sockstat), in KiB."""
-    with open("/proc/net/sockstat") as f:
-        for line in f:
-            if line.startswith("TCP:"):
-                fields = line.split()
-                return int(fields[fields.index("mem") + 1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    raise AssertionError("no TCP line in /proc/net/sockstat")
 
 
 def test_unread_downloads_hold_little_kernel_memory(make_server, engine, big_dir):
