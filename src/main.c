@@ -268,7 +268,7 @@ static int listen_on(struct server *srv, const char *addr, int quiet_v6)
 static int inherit_listener(struct server *srv)
 {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-    int fd = 3, type = 0, accepting = 0;
+    int fd = 3, type = 0, accepting = 0, domain = 0;
     socklen_t len = sizeof(int);
     char *end;
 
@@ -293,8 +293,8 @@ static int inherit_listener(struct server *srv)
     }
     (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &type, &len) == 0 &&
-        (type == AF_INET || type == AF_INET6))
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+        (domain == AF_INET || domain == AF_INET6))
         tune_listener(fd); /* not a Unix socket's business */
     srv->listen_fd = fd;
     srv->listen_inherited = 1;

@@ -359,9 +359,10 @@ static void uconn_on_splice(struct uring_worker *w, struct uconn *u, unsigned op
     }
     if (op == URING_UD_SPLICE_OUT && res == -EAGAIN) {
         /* The socket is non-blocking (for sendfile(2)), and a splice into
-         * it fails rather than waits when TCP has no room for it (seen
-         * under memory pressure, thousands of stalled downloads): the rest
-         * of the piece goes once POLLOUT says there is room. */
+         * it fails rather than waits when TCP takes no more: past the
+         * listener's TCP_NOTSENT_LOWAT of unsent data (every large download
+         * of a piece not in the page cache), or under memory pressure. The
+         * rest of the piece goes once POLLOUT says there is room. */
         io_uring_prep_poll_add(uconn_sqe(w, u, URING_UD_POLLOUT), u->fd, POLLOUT);
         return;
     }
@@ -444,18 +445,18 @@ static long uconn_sendfile_cached(struct uring_worker *w, struct uconn *u, const
  * full socket turned back, splice the rest from the pipe again. */
 static void uconn_on_pollout(struct uring_worker *w, struct uconn *u, int res)
 {
-    bool spliced = !(u->flags & UCONN_INLINE);
+    bool piped = !(u->flags & UCONN_INLINE); /* a bounce SEND never waits here */
     long n;
 
     u->inflight--;
-    if (spliced && res >= 0) {
+    if (piped && res >= 0) {
         uconn_xfer_out(w, u);
         return;
     }
     n = res < 0 ? res : uconn_sendfile_now(w, u);
     if (n == UCONN_PENDING)
         return;
-    uconn_xfer_end(w, u, spliced); /* a pipe may still hold the piece */
+    uconn_xfer_end(w, u, piped); /* the pipe may still hold the piece */
     u->waiting = UCONN_WAIT_NONE;
     conn_done(&u->core, n);
     uconn_advance(w, u);
