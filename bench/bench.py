@@ -1212,8 +1212,7 @@ def main():
         plot(a.out, servers, workloads, summ, memory)
         md = os.path.join(a.out, "latest.md")
         write_markdown(md, ctx, info, servers, workloads, summ, memory, sockmem, syscalls, runs,
-                       duration,
-                       time.monotonic() - t_start)
+                       duration, time.monotonic() - t_start)
         log(f"done in {time.monotonic() - t_start:.0f} s: {md}")
     finally:
         if own_tmp:

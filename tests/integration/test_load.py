@@ -4,13 +4,12 @@
 - 19,000 idle connections expiring together must not stall new clients
   (before: 8 s), and SIGTERM with 19,000 idle connections exits within 2 s
   (before: 9 s);
-- 4,200 concurrent stalled downloads: every one is delivered whole (before:
-  the 4,097th got a 200 head and no body), and the pipes go after the burst;
-  once of a cached file, once of a file each not in the page cache (before:
-  1,750 cut short, then, past tcp_mem pressure, one stalled for minutes);
-  and 4,200 stalled downloads of files not in the page cache (the splice
-  pipes and bounce buffers), stalled past the timeout, are cut and every
-  descriptor comes back;
+- 4,200 concurrent stalled downloads, of one cached file and of a file each
+  not in the page cache (splice pipes and bounce buffers): every one is
+  delivered whole (before: the 4,097th got a 200 head and no body; cold,
+  1,750 cut short, then, past tcp_mem pressure, one stalled for minutes),
+  and the pipes go after the burst; stalled past the timeout, the cold ones
+  are cut and every descriptor comes back;
 - 9,000 connections holding partial heads: memory comes back after they
   close (before: 111 MB of a 123 MB peak stayed);
 - 5,000 keep-alive clients are all served (threads before: 64).
